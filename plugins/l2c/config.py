@@ -76,7 +76,10 @@ def settings() -> Settings:
         landing_dir=_path("L2C_LANDING_DIR", data / "landing"),
         raw_dir=_path("L2C_RAW_DIR", data / "raw"),
         warehouse=warehouse,
-        build_warehouse=_path("L2C_BUILD_WAREHOUSE", warehouse.parent / "build.duckdb"),
+        # Same file name as the published warehouse, in a sibling folder: DuckDB names a database
+        # after its file stem and dbt qualifies every relation with it, so views copied into the
+        # published file keep resolving only if both files share the stem.
+        build_warehouse=_path("L2C_BUILD_WAREHOUSE", warehouse.parent / "build" / warehouse.name),
         airflow_home=_path("AIRFLOW_HOME", data / "airflow"),
         dbt_project_dir=_path("L2C_DBT_PROJECT_DIR", home / "dbt_project"),
         mappings_dir=_path("L2C_MAPPINGS_DIR", Path(__file__).resolve().parent / "mappings"),

@@ -1,0 +1,93 @@
+"""
+### l2c_nightly — the lead-to-cash nightly load
+
+One run per **export date** (the Airflow logical date, read in the business time zone): the run
+for 2025-03-14 processes the MA and CRM exports that landed in `landing/<source>/2025-03-14/`.
+The timetable is a cron *data interval* (`0 2 * * *` Asia/Shanghai): the run covering
+2025-03-14 02:00 → 2025-03-15 02:00 starts at 02:00 on the 15th, once the day's exports are in.
+
+1. `wait_for_<source>_export` — sensors (reschedule mode) until every entity file of the export is
+   present; they time out with a message naming the missing files.
+2. `load_ma`, `load_crm` — in parallel: map headers, type values, write the raw zone (Parquet)
+   and quarantine; re-running a date replaces that date's partitions.
+3. `dbt_build` — Cosmos task group, one task per dbt model (one `dbt build` underneath).
+4. `publish` — copy the build warehouse onto the published file by atomic rename, only when the
+   build passed.
+
+`catchup=False` on purpose: a first deployment must not launch a run for every day since
+`start_date`. History is loaded explicitly with `l2c run --start … --end …` (or
+`airflow backfill create`), which runs the same DAG for each date in order.
+Tasks that write the DuckDB build file share the one-slot pool `l2c_duckdb_writer`.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import Asset, CronDataIntervalTimetable, dag, task
+
+from l2c import nightly
+from l2c.config import settings
+from l2c.orchestration import WRITER_POOL, dbt_task_group
+
+SETTINGS = settings()
+RAW_MA = Asset("l2c_raw_ma")
+RAW_CRM = Asset("l2c_raw_crm")
+WAREHOUSE = Asset("l2c_warehouse")
+
+
+@dag(
+    dag_id="l2c_nightly",
+    schedule=CronDataIntervalTimetable("0 2 * * *", timezone=SETTINGS.business_tz),
+    start_date=pendulum.datetime(2024, 1, 1, tz=SETTINGS.business_tz),
+    catchup=False,
+    max_active_runs=1,
+    tags=["l2c", "nightly", "dbt"],
+    doc_md=__doc__,
+    default_args={
+        "owner": "data-engineering",
+        "retries": 2,
+        "retry_delay": timedelta(minutes=2),
+        "retry_exponential_backoff": True,
+        "max_retry_delay": timedelta(minutes=30),
+    },
+)
+def l2c_nightly():
+    waits = {}
+    for source in ("ma", "crm"):
+
+        @task.sensor(
+            task_id=f"wait_for_{source}_export",
+            mode="reschedule",
+            poke_interval=nightly.export_poke_interval(),
+            timeout=nightly.export_wait_timeout(),
+            retries=0,
+        )
+        def wait_for_export(source: str = source, **context) -> bool:
+            return nightly.export_is_complete(source, context)
+
+        waits[source] = wait_for_export()
+
+    @task(task_id="load_ma", outlets=[RAW_MA])
+    def load_ma(**context) -> dict:
+        return nightly.load_source("ma", context)
+
+    @task(task_id="load_crm", outlets=[RAW_CRM])
+    def load_crm(**context) -> dict:
+        return nightly.load_source("crm", context)
+
+    loads = [load_ma(), load_crm()]
+    waits["ma"] >> loads[0]
+    waits["crm"] >> loads[1]
+
+    dbt = dbt_task_group(SETTINGS, group_id="dbt_build")
+
+    @task(task_id="publish", pool=WRITER_POOL, outlets=[WAREHOUSE])
+    def publish(**context) -> dict:
+        return nightly.publish_build(context)
+
+    loads >> dbt >> publish()
+
+
+l2c_nightly()

@@ -1,0 +1,190 @@
+"""``l2c``: every job a person runs by hand.
+
+    l2c demo generate   write a demo MA + CRM export set (landing layout)
+    l2c demo run        what `make demo` runs: generate, run the nightly DAG for 8 dates, summarise
+    l2c load            load one export date into the raw zone (no Airflow)
+    l2c run             run the l2c_nightly DAG through Airflow for each date of a range
+    l2c publish         publish the build warehouse to the file readers open
+    l2c summary         print what the published warehouse holds
+
+Paths come from environment variables (L2C_LANDING_DIR, L2C_RAW_DIR, L2C_WAREHOUSE, ...; see the
+README); every command prints the ones it uses.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import sys
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import click
+
+from l2c.config import settings
+
+DEMO_START = date(2024, 1, 1)
+DEMO_END = date(2025, 12, 31)
+DEMO_DELTAS = 10
+
+
+def _echo(message: str) -> None:
+    click.echo(message)
+
+
+def _date(ctx, param, value):
+    if value is None or isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date in YYYY-MM-DD form") from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", is_flag=True, help="Log at DEBUG level.")
+def main(verbose: bool) -> None:
+    """l2c: lead-to-cash warehouse pipeline (MA + CRM exports -> raw zone -> dbt marts, nightly)."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+@main.group()
+def demo() -> None:
+    """Demo data: generate a realistic export set, or run the whole demo."""
+
+
+@demo.command("generate")
+@click.option("--leads", type=int, default=30_000, show_default=True, help="Number of MA leads in the world.")
+@click.option("--start", callback=_date, default=DEMO_START.isoformat(), show_default=True,
+              help="First day of the simulated history.")
+@click.option("--end", callback=_date, default=DEMO_END.isoformat(), show_default=True,
+              help="Last export date.")
+@click.option("--seed", type=int, default=7, show_default=True, help="Random seed; same seed, same files.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Landing directory to write into [default: L2C_LANDING_DIR].")
+@click.option("--deltas", type=int, default=DEMO_DELTAS, show_default=True,
+              help="Nightly delta exports after the initial full export (on END - DELTAS).")
+@click.option("--clean", is_flag=True, help="Same world without injected anomalies (no labels).")
+def demo_generate(leads, start, end, seed, out, deltas, clean) -> None:
+    """Write MA and CRM exports as <out>/<source>/<date>/<entity>.<ext>, plus _labels/."""
+    from l2c.demo import generate
+
+    out = out or settings().landing_dir
+    started = time.monotonic()
+    result = generate(out, leads=leads, start=start, end=end, seed=seed, deltas=deltas, clean=clean,
+                      progress=lambda m: _echo(f"  {m}"))
+    _echo(f"wrote exports for {len(result.export_dates)} dates into {out} "
+          f"(full export {result.full_export_date}) in {time.monotonic() - started:.1f}s")
+    _echo(f"labels: {result.labels_path}")
+
+
+@demo.command("run")
+@click.option("--leads", type=int, default=30_000, show_default=True)
+@click.option("--seed", type=int, default=7, show_default=True)
+@click.option("--days", type=int, default=8, show_default=True,
+              help="Export dates to run: the full export date and the nightly deltas after it.")
+def demo_run(leads: int, seed: int, days: int) -> None:
+    """Generate the demo export set, run l2c_nightly for DAYS dates through Airflow, summarise."""
+    from l2c.demo import generate
+    from l2c.runner import RunError, run_dates
+    from l2c.summary import read_summary, render
+
+    cfg = settings()
+    started = time.monotonic()
+    _echo(f"l2c demo: {leads:,} leads, {DEMO_START} .. {DEMO_END}, seed {seed}")
+    _echo(f"  landing   {cfg.landing_dir}\n  raw zone  {cfg.raw_dir}\n  warehouse {cfg.warehouse}")
+    # A previous demo's exports are replaced wholesale (a changed --leads would otherwise leave
+    # stale dates behind); a landing folder that is not a demo one is never deleted.
+    if (cfg.landing_dir / "_labels" / "world.json").exists():
+        for sub in ("ma", "crm", "_labels"):
+            shutil.rmtree(cfg.landing_dir / sub, ignore_errors=True)
+    elif cfg.landing_dir.exists() and any(cfg.landing_dir.iterdir()):
+        raise click.ClickException(
+            f"{cfg.landing_dir} holds exports that are not from the demo; point L2C_LANDING_DIR "
+            "at an empty folder for the demo"
+        )
+    result = generate(cfg.landing_dir, leads=leads, start=DEMO_START, end=DEMO_END, seed=seed,
+                      deltas=DEMO_DELTAS, progress=lambda m: _echo(f"  generate: {m}"))
+    first = result.full_export_date
+    last = first + timedelta(days=days - 1)
+    _echo(f"exports written ({time.monotonic() - started:.0f}s); running l2c_nightly for {first} .. {last}")
+    try:
+        runs = run_dates(first, last, cfg, echo=_echo)
+    except RunError as exc:
+        raise click.ClickException(str(exc)) from None
+    _echo("")
+    _echo(render(read_summary(cfg.warehouse)))
+    _echo("")
+    _echo(f"{len(runs)} nightly runs in {sum(r.seconds for r in runs):.0f}s; "
+          f"demo finished in {time.monotonic() - started:.0f}s")
+    _echo(f"Open the warehouse read-only:  duckdb -readonly {cfg.warehouse}")
+    _echo(f"Airflow logs of each run:      {cfg.airflow_home / 'logs' / 'l2c_run'}")
+    _echo(f"Labelled demo anomalies:       {result.labels_path}")
+
+
+@main.command("load")
+@click.option("--date", "day", callback=_date, required=True, help="Export date (YYYY-MM-DD).")
+@click.option("--source", type=click.Choice(["ma", "crm", "all"]), default="all", show_default=True)
+def load_cmd(day: date, source: str) -> None:
+    """Load one export date from the landing folder into the raw zone and quarantine (no Airflow)."""
+    from l2c.errors import L2CInputError
+    from l2c.load import load_export
+
+    cfg = settings()
+    for src in (["ma", "crm"] if source == "all" else [source]):
+        try:
+            report = load_export(src, day, settings=cfg, progress=lambda m: _echo(f"  {m}"))
+        except L2CInputError as exc:
+            raise click.ClickException(str(exc)) from None
+        _echo(report.summary())
+
+
+@main.command("run")
+@click.option("--start", callback=_date, required=True, help="First export date (YYYY-MM-DD).")
+@click.option("--end", callback=_date, required=True, help="Last export date, inclusive.")
+@click.option("--keep-going", is_flag=True, help="Go on with later dates when one fails.")
+def run_cmd(start: date, end: date, keep_going: bool) -> None:
+    """Run the l2c_nightly DAG through Airflow (`airflow dags test`) for each date, in order.
+
+    This is also how to backfill: re-running a date replaces that date's raw partitions and
+    rebuilds the warehouse, so a range can be run again safely.
+    """
+    from l2c.runner import RunError, run_dates
+
+    try:
+        runs = run_dates(start, end, settings(), echo=_echo, stop_on_failure=not keep_going)
+    except (RunError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    failed = [r for r in runs if not r.ok]
+    if failed:
+        raise click.ClickException(f"{len(failed)} of {len(runs)} runs failed: " +
+                                   ", ".join(str(r.export_date) for r in failed))
+
+
+@main.command("publish")
+def publish_cmd() -> None:
+    """Publish the build warehouse onto L2C_WAREHOUSE by atomic rename."""
+    from l2c.publish import publish
+
+    cfg = settings()
+    result = publish(cfg.build_warehouse, cfg.warehouse)
+    _echo(f"published {result.tables} tables to {result.published} ({result.bytes / 1e6:.1f} MB)")
+
+
+@main.command("summary")
+def summary_cmd() -> None:
+    """Print row counts of the published warehouse (staging tables, quarantine, load audit)."""
+    from l2c.summary import read_summary, render
+
+    cfg = settings()
+    if not cfg.warehouse.exists():
+        raise click.ClickException(f"no published warehouse at {cfg.warehouse}: run `l2c run` first")
+    _echo(render(read_summary(cfg.warehouse)))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

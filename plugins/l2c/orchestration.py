@@ -1,0 +1,110 @@
+"""Airflow-side wiring shared by the DAGs: the Cosmos dbt task group and Airflow settings.
+
+DAG files stay thin (STYLE.md); this module is imported at DAG parse time, so it only imports
+Cosmos (needed to render one Airflow task per dbt model) and nothing that does work.
+
+Import order matters: ``airflow`` must be imported before ``cosmos`` (importing
+``cosmos.constants`` first is a circular import in Cosmos 1.15), so callers import ``airflow.sdk``
+before this module.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from l2c.config import Settings
+
+#: Every task that writes the DuckDB build file takes the one slot of this pool.
+WRITER_POOL = "l2c_duckdb_writer"
+
+#: Environment the whole stack runs with (Airflow, Cosmos, GX): no telemetry to outside hosts,
+#: no example DAGs.
+AIRFLOW_ENV_DEFAULTS: dict[str, str] = {
+    "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+    "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
+    "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+    "AIRFLOW__CORE__PARALLELISM": "4",
+    "GX_ANALYTICS_ENABLED": "false",
+    "DO_NOT_TRACK": "1",
+}
+
+
+def dbt_executable() -> str:
+    """The dbt of this environment (the venv's, next to the running interpreter)."""
+    candidate = Path(sys.executable).with_name("dbt")
+    if candidate.exists():
+        return str(candidate)
+    found = shutil.which("dbt")
+    if not found:
+        raise FileNotFoundError("dbt executable not found: install the project with `make install`")
+    return found
+
+
+def manifest_path(settings: Settings) -> Path:
+    """Where ``l2c dbt-parse`` (run before every `l2c run` and in the image build) writes the manifest."""
+    return Path(os.environ.get("L2C_DBT_MANIFEST", settings.dbt_project_dir / "target" / "manifest.json"))
+
+
+def dbt_task_group(settings: Settings, group_id: str = "dbt_build", **task_group_kwargs):
+    """Render the dbt project as a Cosmos task group, one Airflow task per model.
+
+    Execution mode WATCHER: one ``dbt build`` per night (a producer task) with dbt's own threading,
+    and one lightweight sensor task per model reporting that model's status. LOCAL would start dbt
+    once per model — ~5 s of startup each on this machine, which the nightly run cannot afford.
+    dbt runs as a subprocess so its DuckDB connection is closed (and the file checkpointed) before
+    the publish task opens the build file. The project is read from a manifest written by
+    ``dbt parse``, so parsing the DAG never runs dbt.
+    """
+    from cosmos import (
+        DbtTaskGroup,
+        ExecutionConfig,
+        ProfileConfig,
+        ProjectConfig,
+        RenderConfig,
+    )
+    from cosmos.constants import ExecutionMode, InvocationMode, LoadMode
+
+    project_dir = settings.dbt_project_dir
+    manifest = manifest_path(settings)
+    load_mode = LoadMode.DBT_MANIFEST if manifest.exists() else LoadMode.DBT_LS
+    target = os.environ.get("L2C_DBT_TARGET", "duckdb")
+    group = DbtTaskGroup(
+        group_id=group_id,
+        project_config=ProjectConfig(
+            dbt_project_path=project_dir,
+            manifest_path=manifest if load_mode == LoadMode.DBT_MANIFEST else None,
+            env_vars=settings.as_env(),
+        ),
+        profile_config=ProfileConfig(
+            profile_name="l2c",
+            target_name=target,
+            profiles_yml_filepath=project_dir / "profiles.yml",
+        ),
+        execution_config=ExecutionConfig(
+            execution_mode=ExecutionMode.WATCHER,
+            invocation_mode=InvocationMode.SUBPROCESS,
+            dbt_executable_path=dbt_executable(),
+        ),
+        render_config=RenderConfig(
+            load_method=load_mode,
+        ),
+        operator_args={"install_deps": False},
+        **task_group_kwargs,
+    )
+    # Only the producer (the one `dbt build`) writes the DuckDB file; the per-model watcher
+    # sensors just read XCom and must not hold the writer slot while the producer waits for it.
+    for task in _leaves(group):
+        if task.task_id.endswith("dbt_producer_watcher"):
+            task.pool = WRITER_POOL
+    return group
+
+
+def _leaves(group):
+    for child in group.children.values():
+        if hasattr(child, "children"):
+            yield from _leaves(child)
+        else:
+            yield child
