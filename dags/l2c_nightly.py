@@ -47,8 +47,8 @@ WAREHOUSE = Asset("l2c_warehouse")
     doc_md=__doc__,
     default_args={
         "owner": "data-engineering",
-        "retries": 2,
-        "retry_delay": timedelta(minutes=2),
+        "retries": nightly.task_retries(),
+        "retry_delay": timedelta(seconds=nightly.retry_delay_seconds()),
         "retry_exponential_backoff": True,
         "max_retry_delay": timedelta(minutes=30),
     },

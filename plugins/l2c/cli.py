@@ -24,8 +24,9 @@ import click
 
 from l2c.config import settings
 
-DEMO_START = date(2024, 1, 1)
-DEMO_END = date(2025, 12, 31)
+# Two years that include Spring Festival 2024 with the world already warmed up (seed 003's case).
+DEMO_START = date(2023, 9, 1)
+DEMO_END = date(2025, 8, 31)
 DEMO_DELTAS = 10
 
 

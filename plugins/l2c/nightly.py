@@ -25,6 +25,16 @@ def export_poke_interval() -> int:
     return int(os.environ.get("L2C_EXPORT_POKE_INTERVAL", 300))
 
 
+def task_retries() -> int:
+    """Retries of every task but the sensors (L2C_TASK_RETRIES, default 2)."""
+    return int(os.environ.get("L2C_TASK_RETRIES", 2))
+
+
+def retry_delay_seconds() -> int:
+    """First retry delay, doubled on each retry (L2C_RETRY_DELAY_SECONDS, default 120)."""
+    return int(os.environ.get("L2C_RETRY_DELAY_SECONDS", 120))
+
+
 def export_date(context: dict[str, Any], cfg: Settings | None = None) -> date:
     """The export date a run processes: its logical date, read in the business time zone."""
     import pendulum
@@ -40,21 +50,20 @@ def progress(context: dict[str, Any], stage: str, message: str) -> None:
 
 
 def export_is_complete(source: str, context: dict[str, Any]) -> bool:
-    from l2c.landing import missing_export_files
+    """True once the export of the run's date has one file for every entity of the source."""
+    from l2c.errors import L2CInputError
+    from l2c.landing import find_export
 
     cfg = settings()
     day = export_date(context, cfg)
-    missing = missing_export_files(source, day, cfg)
-    if missing:
-        log.info(
-            "waiting for the %s export of %s in %s: missing %s",
-            source,
-            day,
-            cfg.landing_dir / source / day.isoformat(),
-            ", ".join(missing),
-        )
+    try:
+        files = find_export(source, day, cfg)
+    except L2CInputError as exc:
+        # The message names the directory and the missing entity files; when the sensor finally
+        # times out, this is the last line of its log.
+        log.info("waiting for the %s export of %s: %s", source, day, exc)
         return False
-    progress(context, f"wait_for_{source}_export", "export complete")
+    progress(context, f"wait_for_{source}_export", f"export complete ({len(files)} files)")
     return True
 
 
@@ -70,7 +79,15 @@ def load_source(source: str, context: dict[str, Any]) -> dict[str, Any]:
         f"load_{source}",
         f"rows_in={report.rows_in} loaded={report.rows_loaded} quarantined={report.rows_quarantined}",
     )
-    return report.as_dict()
+    return {
+        "source": source,
+        "export_date": day.isoformat(),
+        "run_id": report.run_id,
+        "rows_in": report.rows_in,
+        "rows_loaded": report.rows_loaded,
+        "rows_quarantined": report.rows_quarantined,
+        "quarantine_reasons": report.quarantine_reasons,
+    }
 
 
 def publish_build(context: dict[str, Any]) -> dict[str, Any]:

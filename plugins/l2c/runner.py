@@ -22,7 +22,7 @@ from l2c.config import Settings, settings
 from l2c.orchestration import AIRFLOW_ENV_DEFAULTS, WRITER_POOL, dbt_executable, manifest_path
 
 DAG_ID = "l2c_nightly"
-_PROGRESS = re.compile(r"L2C-PROGRESS date=(\S+) stage=(\S+) (.*)$")
+_PROGRESS = re.compile(r"L2C-PROGRESS date=(\S+) stage=(\S+) (.*?)\s*(?:\[[\w.]+\] loc=\S+)?\s*$")
 _TASK_START = re.compile(r"\[DAG TEST\] running task <TaskInstance: " + DAG_ID + r"\.(\S+) ")
 _TASK_STATE = re.compile(r"Task instance state updated.* new_state=(\w+)")
 _DAGRUN_STATE = re.compile(r"DagRun Finished: .*?\bstate=(\w+)")
@@ -49,6 +49,9 @@ def airflow_env(cfg: Settings | None = None) -> dict[str, str]:
         env.setdefault(key, value)
     env.update(cfg.as_env())
     env["AIRFLOW_HOME"] = str(cfg.airflow_home)
+    # `airflow dags test` honours retry delays by sleeping in the foreground: a run started by hand
+    # retries quickly (the scheduler's nightly runs keep the DAG's defaults).
+    env.setdefault("L2C_RETRY_DELAY_SECONDS", "5")
     env.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(cfg.home / "dags"))
     env.setdefault("AIRFLOW__CORE__PLUGINS_FOLDER", str(cfg.home / "plugins"))
     bindir = str(Path(sys.executable).parent)
