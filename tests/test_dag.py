@@ -62,8 +62,10 @@ def test_nightly_wiring(dagbag):
     assert producer.pool == WRITER_POOL
     assert publish.pool == WRITER_POOL
     assert dag.get_task("load_ma").pool != WRITER_POOL  # loaders write Parquet, not DuckDB
-    watchers = [dag.get_task(t) for t in dbt_tasks if t != "dbt_build.dbt_producer_watcher"]
+    watchers = [dag.get_task(t) for t in dbt_tasks if getattr(dag.get_task(t), "producer_task_id", None)]
     assert watchers and all(t.pool != WRITER_POOL for t in watchers)
+    # Watchers must not defer: `dags test` would block on one that starts before the producer.
+    assert all(t.mode == "reschedule" and not t.deferrable for t in watchers)
 
     for sensor_id in ("wait_for_ma_export", "wait_for_crm_export"):
         sensor = dag.get_task(sensor_id)

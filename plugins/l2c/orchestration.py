@@ -20,6 +20,9 @@ from l2c.config import Settings
 #: Every task that writes the DuckDB build file takes the one slot of this pool.
 WRITER_POOL = "l2c_duckdb_writer"
 
+#: How often a per-model watcher task checks the producer's dbt build for its model's status.
+WATCHER_POKE_SECONDS = 5
+
 #: Environment the whole stack runs with (Airflow, Cosmos, GX): no telemetry to outside hosts,
 #: no example DAGs.
 AIRFLOW_ENV_DEFAULTS: dict[str, str] = {
@@ -94,11 +97,19 @@ def dbt_task_group(settings: Settings, group_id: str = "dbt_build", **task_group
         operator_args={"install_deps": False},
         **task_group_kwargs,
     )
-    # Only the producer (the one `dbt build`) writes the DuckDB file; the per-model watcher
-    # sensors just read XCom and must not hold the writer slot while the producer waits for it.
     for task in _leaves(group):
         if task.task_id.endswith("dbt_producer_watcher"):
+            # Only the producer (the one `dbt build`) writes the DuckDB file; the per-model watcher
+            # sensors just read XCom and must not hold the writer slot.
             task.pool = WRITER_POOL
+        elif getattr(task, "producer_task_id", None):
+            # Watchers reschedule instead of deferring. A deferred watcher that starts before the
+            # producer blocks `airflow dags test` for good: it runs tasks one at a time, in no
+            # fixed order, and waits for a deferred task's trigger inline. Rescheduling frees the
+            # slot under the scheduler too, and needs no triggerer.
+            task.deferrable = False
+            task.mode = "reschedule"
+            task.poke_interval = WATCHER_POKE_SECONDS
     return group
 
 
