@@ -31,6 +31,7 @@ import psycopg
 import pytest
 import yaml
 from fixtures.raw_zone import AUDIT_COLUMNS, QUARANTINED, build_raw_zone, copy_raw_zone_to_postgres
+
 from l2c import schema
 
 REPO = Path(__file__).resolve().parents[1]
