@@ -122,7 +122,8 @@ def demo_run(leads: int, seed: int, days: int) -> None:
     _echo("")
     _echo(f"{len(runs)} nightly runs in {sum(r.seconds for r in runs):.0f}s; "
           f"demo finished in {time.monotonic() - started:.0f}s")
-    _echo(f"Open the warehouse read-only:  duckdb -readonly {cfg.warehouse}")
+    _echo(f"Query it read-only (Python):   duckdb.connect('{cfg.warehouse}', read_only=True)")
+    _echo(f"  or with the DuckDB CLI:       duckdb -readonly {cfg.warehouse}")
     _echo(f"Airflow logs of each run:      {cfg.airflow_home / 'logs' / 'l2c_run'}")
     _echo(f"Labelled demo anomalies:       {result.labels_path}")
 
