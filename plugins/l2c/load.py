@@ -56,37 +56,10 @@ log = logging.getLogger(__name__)
 
 PART = "part-0.parquet"
 
-QUARANTINE_COLUMNS: dict[str, str] = {
-    "source": "VARCHAR",
-    "entity": "VARCHAR",
-    "export_date": "DATE",
-    "file": "VARCHAR",
-    "line": "BIGINT",
-    "column": "VARCHAR",
-    "reason": "VARCHAR",
-    "detail": "VARCHAR",
-    "raw_record": "VARCHAR",
-    "run_id": "VARCHAR",
-}
+QUARANTINE_COLUMNS = schema.QUARANTINE_COLUMNS
 
-AUDIT_SCHEMA = pa.schema(
-    [
-        ("source", pa.string()),
-        ("entity", pa.string()),
-        ("export_date", pa.date32()),
-        ("file", pa.string()),
-        ("format", pa.string()),
-        ("encoding", pa.string()),
-        ("rows_in", pa.int64()),
-        ("rows_loaded", pa.int64()),
-        ("rows_quarantined", pa.int64()),
-        ("bytes", pa.int64()),
-        ("checksum_sha256", pa.string()),
-        ("unmapped_headers", pa.string()),
-        ("run_id", pa.string()),
-        ("loaded_at", pa.timestamp("us")),
-    ]
-)
+_ARROW_TYPES = {"VARCHAR": pa.string(), "DATE": pa.date32(), "BIGINT": pa.int64(), "TIMESTAMP": pa.timestamp("us")}
+AUDIT_SCHEMA = pa.schema([(name, _ARROW_TYPES[kind]) for name, kind in schema.AUDIT_COLUMNS.items()])
 
 
 # -- report ---------------------------------------------------------------------------------------

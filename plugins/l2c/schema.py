@@ -36,6 +36,38 @@ LINEAGE_COLUMNS: dict[str, str] = {
     "_run_id": "string",  # the load run that wrote the partition
 }
 
+#: The quarantine partitions' columns (``<raw>/_quarantine/<source>/<entity>/export_date=D/``).
+QUARANTINE_COLUMNS: dict[str, str] = {
+    "source": "VARCHAR",
+    "entity": "VARCHAR",
+    "export_date": "DATE",
+    "file": "VARCHAR",
+    "line": "BIGINT",
+    "column": "VARCHAR",
+    "reason": "VARCHAR",
+    "detail": "VARCHAR",
+    "raw_record": "VARCHAR",
+    "run_id": "VARCHAR",
+}
+
+#: The load audit partitions' columns (``<raw>/_audit/<source>/export_date=D/``), one row per file.
+AUDIT_COLUMNS: dict[str, str] = {
+    "source": "VARCHAR",
+    "entity": "VARCHAR",
+    "export_date": "DATE",
+    "file": "VARCHAR",
+    "format": "VARCHAR",
+    "encoding": "VARCHAR",
+    "rows_in": "BIGINT",
+    "rows_loaded": "BIGINT",
+    "rows_quarantined": "BIGINT",
+    "bytes": "BIGINT",
+    "checksum_sha256": "VARCHAR",
+    "unmapped_headers": "VARCHAR",
+    "run_id": "VARCHAR",
+    "loaded_at": "TIMESTAMP",
+}
+
 #: Logical types and the DuckDB type the raw zone stores them as.
 RAW_TYPES: dict[str, str] = {
     "string": "VARCHAR",

@@ -1,0 +1,45 @@
+"""The raw-zone contract is written down twice: in schema.py (what the loader writes) and in the dbt
+macro raw_zone_column_types() (what dbt's unit tests type their fixtures with on DuckDB, where
+sources are read_parquet() calls dbt cannot introspect). This keeps the two from drifting."""
+
+from __future__ import annotations
+
+import ast
+import re
+
+from l2c import schema
+
+_MACRO_TYPES = {
+    "s": "VARCHAR",
+    "ts": "TIMESTAMP",
+    "d": "DATE",
+    "dec": "DECIMAL(18,2)",
+    "i": "BIGINT",
+    "b": "BOOLEAN",
+}
+
+
+def _macro_entities(repo) -> dict[str, dict[str, str]]:
+    text = next(
+        p.read_text("utf-8")
+        for p in (repo / "dbt_project" / "macros").glob("*.sql")
+        if "raw_zone_column_types" in p.read_text("utf-8") and "set entities" in p.read_text("utf-8")
+    )
+    body = re.search(r"set entities = (\{.*?\})\s*-%\}", text, re.S).group(1)
+    # The jinja dict literal is a Python dict literal whose values are variable names.
+    names = {k: repr(k) for k in _MACRO_TYPES}
+    for var in sorted(names, key=len, reverse=True):
+        body = re.sub(rf"(?<=: ){var}(?=[,}}])", repr(var), body)
+    return {
+        table: {col: _MACRO_TYPES[t] for col, t in cols.items()}
+        for table, cols in ast.literal_eval(body).items()
+    }
+
+
+def test_dbt_fixture_types_match_the_raw_zone_contract(repo):
+    macro = _macro_entities(repo)
+    expected = {
+        f"{e.source}__{e.name}": {c: schema.RAW_TYPES[t] for c, t in e.columns.items()}
+        for e in schema.ENTITIES.values()
+    }
+    assert macro == expected
