@@ -43,3 +43,22 @@ def test_dbt_fixture_types_match_the_raw_zone_contract(repo):
         for e in schema.ENTITIES.values()
     }
     assert macro == expected
+
+
+def test_reference_seeds_describe_the_demo_company(repo):
+    """The dbt seeds are the demo company's configuration: they must match the world it generates."""
+    import csv
+
+    from l2c.demo import catalog
+
+    def rows(name):
+        with open(repo / "dbt_project" / "seeds" / f"{name}.csv", encoding="utf-8") as fh:
+            return [tuple(r.values()) for r in csv.DictReader(fh)]
+
+    assert rows("province_regions") == [(p, r.code) for r in catalog.REGIONS for p in r.provinces]
+    assert rows("industry_business_units") == [(i, b.code) for b in catalog.BUSINESS_UNITS for i in b.industries]
+    assert [r[0] for r in rows("regions")] == [r.code for r in catalog.REGIONS]
+    assert [r[0] for r in rows("business_units")] == [b.code for b in catalog.BUSINESS_UNITS]
+    assert [(r[0], r[1], r[2]) for r in rows("channels")] == [
+        (c.code, c.name_zh, c.utm_source) for c in catalog.CHANNELS
+    ]
