@@ -16,6 +16,8 @@ class WarehouseSummary:
     rows_loaded: int
     rows_quarantined: int
     export_dates: tuple[str, str] | None
+    #: region -> (leads, MQL, SQL, opportunities, orders, collected) from marts.fct_lead_to_cash
+    funnel_by_region: dict[str, tuple[int, int, int, int, int, float]] | None = None
 
 
 def read_summary(warehouse: Path) -> WarehouseSummary:
@@ -41,6 +43,20 @@ def read_summary(warehouse: Path) -> WarehouseSummary:
             "select count(*), coalesce(sum(rows_in), 0), coalesce(sum(rows_loaded), 0), "
             "coalesce(sum(rows_quarantined), 0), min(export_date), max(export_date) from dq.load_audit"
         ).fetchone()
+        funnel = None
+        has_fact = con.execute(
+            "select count(*) from information_schema.tables "
+            "where table_schema = 'marts' and table_name = 'fct_lead_to_cash'"
+        ).fetchone()[0]
+        if has_fact:
+            funnel = {
+                row[0]: tuple(row[1:])
+                for row in con.execute(
+                    "select coalesce(region, 'UNKNOWN'), count(*), count(mql_at), count(sql_at), "
+                    "count(opportunity_at), count(order_at), coalesce(sum(paid_amount), 0) "
+                    "from marts.fct_lead_to_cash group by 1 order by 2 desc"
+                ).fetchall()
+            }
     finally:
         con.close()
     return WarehouseSummary(
@@ -52,6 +68,7 @@ def read_summary(warehouse: Path) -> WarehouseSummary:
         rows_loaded=int(loaded),
         rows_quarantined=int(quarantined_rows),
         export_dates=(str(first), str(last)) if first else None,
+        funnel_by_region=funnel,
     )
 
 
@@ -72,4 +89,19 @@ def render(summary: WarehouseSummary) -> str:
         lines.append(f"{'quarantine reason':<32}{'rows':>12}")
         for reason, rows in summary.quarantined.items():
             lines.append(f"{reason:<32}{rows:>12,}")
+    if summary.funnel_by_region:
+        lines.append("")
+        lines.append("Lead to cash by region (marts.fct_lead_to_cash, all history)")
+        lines.append(f"{'region':<12}{'leads':>9}{'MQL':>8}{'SQL':>7}{'opps':>7}{'orders':>8}{'collected':>16}")
+        totals = [0, 0, 0, 0, 0, 0.0]
+        for region, values in summary.funnel_by_region.items():
+            leads, mql, sql, opps, orders, collected = values
+            totals = [a + b for a, b in zip(totals, values)]
+            lines.append(
+                f"{region:<12}{leads:>9,}{mql:>8,}{sql:>7,}{opps:>7,}{orders:>8,}{float(collected):>16,.2f}"
+            )
+        leads, mql, sql, opps, orders, collected = totals
+        lines.append(
+            f"{'ALL':<12}{leads:>9,}{mql:>8,}{sql:>7,}{opps:>7,}{orders:>8,}{float(collected):>16,.2f}"
+        )
     return "\n".join(lines)
