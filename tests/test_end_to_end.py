@@ -210,3 +210,20 @@ def test_rerunning_a_date_is_idempotent(pipeline):
     assert runs[0].ok
     assert snapshot() == before
     assert len(list((cfg.raw_dir / "ma" / "leads").iterdir())) == RUN_DAYS
+
+
+def test_demo_summary_reads_the_published_marts(pipeline):
+    """What `make demo` prints at the end comes from the published file, funnel by region included."""
+    from l2c.summary import read_summary, render
+
+    cfg, _, _, _ = pipeline
+    summary = read_summary(cfg.warehouse)
+    text = render(summary)
+    assert summary.funnel_by_region, "marts.fct_lead_to_cash missing from the published warehouse"
+    leads = sum(v[0] for v in summary.funnel_by_region.values())
+    assert "Lead to cash by region" in text and "ALL" in text
+    con = duckdb.connect(str(cfg.warehouse), read_only=True)
+    try:
+        assert con.execute("select count(*) from marts.fct_lead_to_cash").fetchone()[0] == leads
+    finally:
+        con.close()

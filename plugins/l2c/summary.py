@@ -53,7 +53,7 @@ def read_summary(warehouse: Path) -> WarehouseSummary:
                 row[0]: tuple(row[1:])
                 for row in con.execute(
                     "select coalesce(region, 'UNKNOWN'), count(*), count(mql_at), count(sql_at), "
-                    "count(opportunity_at), count(order_at), coalesce(sum(paid_amount), 0) "
+                    "count(opportunity_at), count(order_at), cast(coalesce(sum(paid_amount), 0) as double) "
                     "from marts.fct_lead_to_cash group by 1 order by 2 desc"
                 ).fetchall()
             }
