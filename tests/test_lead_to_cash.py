@@ -9,301 +9,33 @@ data tests and unit tests). Then:
   order / collected amounts, computed in pandas **from the export files** (not from the warehouse):
   latest version per key, deletions and the rows the generator broke on purpose removed, identity
   with the same precedence (MA id link, then email, then phone) and tie rule, and "a later stage
-  implies the earlier ones".
+  implies the earlier ones" (tests/fixtures/exports_pandas.py, shared with test_funnel_pandas.py).
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-import os
-import re
-import shutil
-import subprocess
-import sys
-from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
 
-import duckdb
-import pandas as pd
 import pytest
-import yaml
+from fixtures.exports_pandas import STAGES, Built, build_world, expected_funnel
 
-from l2c import schema
-
-REPO = Path(__file__).resolve().parents[1]
-PROJECT = REPO / "dbt_project"
 START, END, DELTAS, LEADS, SEED = date(2024, 3, 1), date(2025, 2, 28), 2, 3000, 23
-BROKEN_KINDS = {"cut_short", "bad_timestamp", "bad_amount"}  # rows the loader must quarantine
-STAGES = ("lead", "mql", "sql", "opportunity", "order", "paid")
-TIE_ROUNDS = 3  # int_leads_unified: mutual-first-choice rounds per identity level
-
-
-def _dbt() -> str:
-    exe = Path(sys.executable).with_name("dbt")
-    return str(exe) if exe.exists() else (shutil.which("dbt") or "dbt")
-
-
-@dataclass
-class Built:
-    landing: Path
-    export_dates: list[date]
-    warehouse: Path
-    output: str
-
-    def query(self, sql: str) -> pd.DataFrame:
-        with duckdb.connect(str(self.warehouse), read_only=True) as con:
-            return con.execute(sql).df()
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
-    from l2c.config import settings
-    from l2c.demo import generate
-    from l2c.load import load_export
-
-    base = tmp_path_factory.mktemp("lead_to_cash")
-    mp = pytest.MonkeyPatch()
-    try:
-        mp.setenv("L2C_LANDING_DIR", str(base / "landing"))
-        mp.setenv("L2C_RAW_DIR", str(base / "raw"))
-        cfg = settings()
-        result = generate(
-            cfg.landing_dir, leads=LEADS, start=START, end=END, seed=SEED, deltas=DELTAS, clean=True
-        )
-        for day in result.export_dates:
-            for source in schema.SOURCES:
-                if (cfg.landing_dir / source / day.isoformat()).is_dir():
-                    load_export(source, day, settings=cfg)
-        warehouse = base / "build" / "l2c.duckdb"
-        warehouse.parent.mkdir()
-        env = {
-            **os.environ,
-            "L2C_RAW_DIR": str(cfg.raw_dir),
-            "L2C_BUILD_WAREHOUSE": str(warehouse),
-            "DBT_LOG_PATH": str(base / "dbt-logs"),
-            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-        }
-        cmd = [_dbt(), "build", "--select", "+fct_lead_to_cash", "--target", "duckdb"]
-        cmd += ["--project-dir", str(PROJECT), "--profiles-dir", str(PROJECT)]
-        cmd += ["--target-path", str(base / "dbt-target")]
-        proc = subprocess.run(cmd, env=env, cwd=base, capture_output=True, text=True, timeout=600)
-        assert proc.returncode == 0, f"dbt build failed:\n{proc.stdout}\n{proc.stderr}"
-        return Built(cfg.landing_dir, list(result.export_dates), warehouse, proc.stdout)
-    finally:
-        mp.undo()
-
-
-# ------------------------------------------------------------------ independent reading (pandas)
-
-
-def _aliases(source: str) -> dict[str, dict[str, str]]:
-    """Vendor header (casefolded) -> canonical column, per entity, from the mapping YAML."""
-    spec = yaml.safe_load((REPO / "plugins" / "l2c" / "mappings" / f"{source}.yml").read_text("utf-8"))
-    out: dict[str, dict[str, str]] = {}
-    for entity in schema.entities_of(source):
-        table = {c.casefold(): c for c in entity.columns}
-        for canonical, names in spec["entities"].get(entity.name, {}).get("columns", {}).items():
-            table.update({n.strip().casefold(): canonical for n in names})
-        out[entity.name] = table
-    return out
-
-
-def _read_csv(path: Path) -> pd.DataFrame:
-    """Every data record of one CSV export (UTF-8, BOM or GBK) as strings, with its physical line."""
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = raw.decode("gb18030")
-    reader = csv.reader(io.StringIO(text, newline=""))
-    header = next(reader)
-    records, start = [], reader.line_num + 1
-    for row in reader:
-        records.append(dict(zip(header, row + [""] * (len(header) - len(row))), __line=start))
-        start = reader.line_num + 1
-    return pd.DataFrame(records, columns=[*header, "__line"], dtype=object)
-
-
-def _to_utc(values: pd.Series) -> pd.Series:
-    """ISO 8601 with an offset -> UTC; naive -> business time (Asia/Shanghai) -> UTC."""
-    text = values.fillna("").astype(str).str.strip()
-    out = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
-    has_offset = text.str.contains(r"(?:Z|[+-]\d\d:?\d\d)$", regex=True)
-    if has_offset.any():
-        out[has_offset] = pd.to_datetime(text[has_offset], format="ISO8601", utc=True).dt.tz_localize(None)
-    naive = ~has_offset & (text != "")
-    if naive.any():
-        local = pd.to_datetime(text[naive], format="ISO8601").dt.tz_localize("Asia/Shanghai")
-        out[naive] = local.dt.tz_convert("UTC").dt.tz_localize(None)
-    return out
-
-
-def latest_records(landing: Path, days: list[date], source: str, entity_name: str) -> pd.DataFrame:
-    """Latest version of each key over the export files, broken rows and deletions removed."""
-    entity = schema.ENTITIES[(source, entity_name)]
-    aliases = _aliases(source)[entity_name]
-    dirty = pd.read_csv(landing / "_labels" / "dirty_rows.csv", dtype=str)
-    dirty = dirty[dirty["kind"].isin(BROKEN_KINDS)]
-    broken = {(f, int(line)) for f, line in zip(dirty["file"], dirty["line"])}
-    frames = []
-    for day in days:
-        folder = landing / source / day.isoformat()
-        if not folder.is_dir():
-            continue
-        (path,) = [p for p in folder.iterdir() if p.stem == entity_name]
-        frame = _read_csv(path)
-        frame = frame.rename(columns={c: aliases.get(str(c).strip().casefold(), c) for c in frame.columns})
-        rel = path.relative_to(landing).as_posix()
-        frame = frame[[(rel, int(line)) not in broken for line in frame["__line"]]].copy()
-        frame["__export_date"] = day
-        frames.append(frame)
-    data = pd.concat(frames, ignore_index=True)
-    data["__version"] = _to_utc(data[entity.version_column])
-    key = list(entity.key)
-    data = data.sort_values(["__version", "__export_date", "__line"], na_position="first")
-    latest = data.groupby(key, dropna=False).tail(1)
-    deleted = (
-        latest["is_deleted"].fillna("").astype(str).str.strip().str.lower().isin({"true", "是", "1", "yes"})
+    return build_world(
+        tmp_path_factory.mktemp("lead_to_cash"),
+        leads=LEADS,
+        start=START,
+        end=END,
+        seed=SEED,
+        deltas=DELTAS,
+        clean=True,
+        select=["+fct_lead_to_cash"],
     )
-    return latest[~deleted].reset_index(drop=True)
-
-
-def _blank(values: pd.Series) -> pd.Series:
-    return values.isna() | (values.fillna("").astype(str).str.strip() == "")
-
-
-def _email(values: pd.Series) -> pd.Series:
-    text = values.fillna("").astype(str).str.strip().str.lower()
-    return text.where(text != "", None)
-
-
-def _phone(values: pd.Series) -> pd.Series:
-    """China mobile numbers to E.164 (+86 138-0013-8000, 008613800138000, 138 0013 8000, ...)."""
-
-    def one(value: object) -> str | None:
-        digits = re.sub(r"\D", "", str(value or ""))
-        for prefix in ("0086", "86"):
-            if digits.startswith(prefix) and len(digits) == len(prefix) + 11:
-                digits = digits[len(prefix) :]
-        return f"+86{digits}" if re.fullmatch(r"1[3-9]\d{9}", digits) else None
-
-    return values.map(one)
-
-
-def _money(values: pd.Series) -> pd.Series:
-    return (
-        values.fillna("")
-        .astype(str)
-        .str.replace(",", "")
-        .str.strip()
-        .map(lambda v: Decimal(v) if v else None)
-    )
-
-
-def resolve_identity(ma: pd.DataFrame, crm: pd.DataFrame) -> pd.DataFrame:
-    """(ma_lead_id, crm_lead_id, match_method) pairs: id link, else email, else phone.
-
-    Ties: a CRM lead prefers the earliest-created MA lead (then smallest id), an MA lead the
-    earliest-assigned CRM lead (nulls last, then smallest id); mutual first choices pair up, and
-    that is repeated a fixed number of rounds per level.
-    """
-    ma = ma.assign(
-        created=_to_utc(ma["created_at"]), email_n=_email(ma["email"]), phone_n=_phone(ma["phone"])
-    )
-    crm = crm.assign(
-        assigned=_to_utc(crm["assigned_at"]),
-        email_n=_email(crm["email"]),
-        phone_n=_phone(crm["phone"]),
-        link=crm["ma_lead_id"].where(~_blank(crm["ma_lead_id"]), None),
-    )
-    levels = [
-        ("ma_lead_id", "link", "lead_id"),
-        ("email", "email_n", "email_n"),
-        ("phone", "phone_n", "phone_n"),
-    ]
-    pairs: list[tuple[str, str, str]] = []
-    taken_ma: set[str] = set()
-    taken_crm: set[str] = set()
-    for method, crm_col, ma_col in levels:
-        for _ in range(TIE_ROUNDS):
-            left = crm[~crm["crm_lead_id"].isin(taken_crm) & crm[crm_col].notna()]
-            right = ma[~ma["lead_id"].isin(taken_ma) & ma[ma_col].notna()]
-            cand = left[["crm_lead_id", "assigned", crm_col]].merge(
-                right.assign(__k=right[ma_col])[["lead_id", "created", "__k"]],
-                left_on=crm_col,
-                right_on="__k",
-            )
-            if cand.empty:
-                break
-            crm_first = cand.sort_values(["crm_lead_id", "created", "lead_id"]).groupby("crm_lead_id").head(1)
-            ma_first = (
-                cand.sort_values(["lead_id", "assigned", "crm_lead_id"], na_position="last")
-                .groupby("lead_id")
-                .head(1)
-            )
-            mutual = crm_first.merge(ma_first[["crm_lead_id", "lead_id"]], on=["crm_lead_id", "lead_id"])
-            pairs += [(m, c, method) for m, c in zip(mutual["lead_id"], mutual["crm_lead_id"])]
-            taken_ma |= set(mutual["lead_id"])
-            taken_crm |= set(mutual["crm_lead_id"])
-    return pd.DataFrame(pairs, columns=["ma_lead_id", "crm_lead_id", "match_method"])
-
-
-def expected_funnel(
-    landing: Path, days: list[date]
-) -> tuple[dict[str, int], dict[str, int], dict[str, Decimal]]:
-    ma = latest_records(landing, days, "ma", "leads")
-    crm = latest_records(landing, days, "crm", "leads")
-    opps = latest_records(landing, days, "crm", "opportunities")
-    orders = latest_records(landing, days, "crm", "orders")
-    payments = latest_records(landing, days, "crm", "payments")
-
-    pairs = resolve_identity(ma, crm)
-    unmatched = crm[~crm["crm_lead_id"].isin(pairs["crm_lead_id"])]
-    people = pd.concat(
-        [
-            ma[["lead_id"]]
-            .rename(columns={"lead_id": "ma_lead_id"})
-            .merge(pairs, on="ma_lead_id", how="left")
-            .fillna({"match_method": "ma_only"}),
-            pd.DataFrame(
-                {"ma_lead_id": None, "crm_lead_id": unmatched["crm_lead_id"], "match_method": "unmatched_crm"}
-            ),
-        ],
-        ignore_index=True,
-    )
-
-    opps = opps[~_blank(opps["crm_lead_id"])]
-    lead_orders = orders.merge(opps[["opportunity_id", "crm_lead_id"]], on="opportunity_id")
-    lead_payments = payments.merge(lead_orders[["order_id", "crm_lead_id"]], on="order_id")
-    with_mql = set(ma.loc[~_blank(ma["mql_at"]), "lead_id"])
-    with_sql = set(crm.loc[~_blank(crm["sql_at"]), "crm_lead_id"])
-
-    reached = pd.DataFrame(
-        {
-            "paid": people["crm_lead_id"].isin(set(lead_payments["crm_lead_id"])),
-            "order": people["crm_lead_id"].isin(set(lead_orders["crm_lead_id"])),
-            "opportunity": people["crm_lead_id"].isin(set(opps["crm_lead_id"])),
-            "sql": people["crm_lead_id"].isin(with_sql),
-            "mql": people["ma_lead_id"].isin(with_mql),
-            "lead": True,
-        }
-    )
-    # a later stage implies every earlier one
-    for later, earlier in zip(
-        ["paid", "order", "opportunity", "sql", "mql"], ["order", "opportunity", "sql", "mql", "lead"]
-    ):
-        reached[earlier] = reached[earlier] | reached[later]
-    counts = {stage: int(reached[stage].sum()) for stage in STAGES}
-    methods = {k: int(v) for k, v in people["match_method"].value_counts().items()}
-    amounts = {
-        "order_amount": sum(_money(lead_orders["amount"]).dropna(), Decimal(0)),
-        "paid_amount": sum(_money(lead_payments["amount"]).dropna(), Decimal(0)),
-    }
-    return counts, methods, amounts
 
 
 # ------------------------------------------------------------------ tests

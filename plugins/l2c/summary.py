@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -18,6 +18,34 @@ class WarehouseSummary:
     export_dates: tuple[str, str] | None
     #: region -> (leads, MQL, SQL, opportunities, orders, collected) from marts.fct_lead_to_cash
     funnel_by_region: dict[str, tuple[int, int, int, int, int, float]] | None = None
+    #: the build's as-of date (latest export) from marts.fct_funnel_cohort
+    as_of_date: str | None = None
+    #: national monthly flow funnel (marts.fct_funnel_flow), oldest first
+    monthly_national: list[MonthlyFunnel] = field(default_factory=list)
+    #: the last full month and its MQL -> SQL flow rate per region (business_unit = 'ALL')
+    last_full_month: str | None = None
+    mql_to_sql_by_region: list[RegionRate] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class MonthlyFunnel:
+    month: str
+    leads: int
+    mqls: int
+    sqls: int
+    opportunities: int
+    orders: int
+    collected: float
+    mql_to_sql_rate: float | None
+    lead_to_order_rate: float | None
+
+
+@dataclass(frozen=True)
+class RegionRate:
+    region: str
+    mqls: int
+    sqls: int
+    rate: float | None
 
 
 def read_summary(warehouse: Path) -> WarehouseSummary:
@@ -57,6 +85,7 @@ def read_summary(warehouse: Path) -> WarehouseSummary:
                     "from marts.fct_lead_to_cash group by 1 order by 2 desc"
                 ).fetchall()
             }
+        as_of, monthly, last_month, by_region = _funnel_marts(con)
     finally:
         con.close()
     return WarehouseSummary(
@@ -69,7 +98,59 @@ def read_summary(warehouse: Path) -> WarehouseSummary:
         rows_quarantined=int(quarantined_rows),
         export_dates=(str(first), str(last)) if first else None,
         funnel_by_region=funnel,
+        as_of_date=as_of,
+        monthly_national=monthly,
+        last_full_month=last_month,
+        mql_to_sql_by_region=by_region,
     )
+
+
+def _has_table(con, schema: str, table: str) -> bool:
+    return bool(
+        con.execute(
+            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+            [schema, table],
+        ).fetchone()[0]
+    )
+
+
+def _optional_float(value) -> float | None:
+    return None if value is None else float(value)
+
+
+def _funnel_marts(con) -> tuple[str | None, list[MonthlyFunnel], str | None, list[RegionRate]]:
+    """The national monthly flow funnel and the last full month's MQL -> SQL rate by region."""
+    if not (_has_table(con, "marts", "fct_funnel_flow") and _has_table(con, "marts", "fct_funnel_cohort")):
+        return None, [], None, []
+    (as_of,) = con.execute("select max(as_of_date) from marts.fct_funnel_cohort").fetchone()
+    if as_of is None:
+        return None, [], None, []
+    monthly = [
+        MonthlyFunnel(str(r[0]), *(int(v) for v in r[1:6]), float(r[6]), *map(_optional_float, r[7:]))
+        for r in con.execute(
+            "select period_start, leads, mqls, sqls, opportunities, orders, "
+            "cast(collected_amount as double), mql_to_sql_rate, lead_to_order_rate "
+            "from marts.fct_funnel_flow "
+            "where period_grain = 'month' and region = 'ALL' and business_unit = 'ALL' "
+            "order by period_start"
+        ).fetchall()
+    ]
+    (last_month,) = con.execute(
+        "select max(period_start) from marts.fct_funnel_flow where period_grain = 'month' and period_end <= ?",
+        [as_of],
+    ).fetchone()
+    by_region = []
+    if last_month is not None:
+        by_region = [
+            RegionRate(r[0], int(r[1]), int(r[2]), _optional_float(r[3]))
+            for r in con.execute(
+                "select region, mqls, sqls, mql_to_sql_rate from marts.fct_funnel_flow "
+                "where period_grain = 'month' and period_start = ? and business_unit = 'ALL' "
+                "order by region = 'ALL', region = 'UNKNOWN', mqls desc, region",
+                [last_month],
+            ).fetchall()
+        ]
+    return str(as_of), monthly, str(last_month) if last_month else None, by_region
 
 
 def render(summary: WarehouseSummary) -> str:
@@ -104,4 +185,37 @@ def render(summary: WarehouseSummary) -> str:
         lines.append(
             f"{'ALL':<12}{leads:>9,}{mql:>8,}{sql:>7,}{opps:>7,}{orders:>8,}{float(collected):>16,.2f}"
         )
+    lines += _render_funnel_marts(summary)
     return "\n".join(lines)
+
+
+def _pct(rate: float | None, digits: int = 1) -> str:
+    return "-" if rate is None else f"{rate * 100:.{digits}f}%"
+
+
+def _render_funnel_marts(summary: WarehouseSummary, months: int = 13) -> list[str]:
+    lines: list[str] = []
+    if summary.monthly_national:
+        shown = summary.monthly_national[-months:]
+        lines += [
+            "",
+            f"National funnel by month (marts.fct_funnel_flow, flow counts; as of {summary.as_of_date}, "
+            f"last {len(shown)} months)",
+            f"{'month':<9}{'leads':>8}{'MQL':>7}{'SQL':>6}{'opps':>6}{'orders':>8}{'collected':>15}"
+            f"{'MQL>SQL':>9}{'lead>order':>12}",
+        ]
+        for m in shown:
+            lines.append(
+                f"{m.month[:7]:<9}{m.leads:>8,}{m.mqls:>7,}{m.sqls:>6,}{m.opportunities:>6,}{m.orders:>8,}"
+                f"{m.collected:>15,.2f}{_pct(m.mql_to_sql_rate):>9}{_pct(m.lead_to_order_rate, 2):>12}"
+            )
+    if summary.mql_to_sql_by_region:
+        lines += [
+            "",
+            f"MQL -> SQL flow rate by region, {summary.last_full_month[:7]} (last full month; "
+            "SQLs of the month / MQLs of the month)",
+            f"{'region':<12}{'MQL':>7}{'SQL':>7}{'MQL>SQL':>10}",
+        ]
+        for r in summary.mql_to_sql_by_region:
+            lines.append(f"{r.region:<12}{r.mqls:>7,}{r.sqls:>7,}{_pct(r.rate):>10}")
+    return lines

@@ -1,0 +1,111 @@
+{#-
+    Stage velocity (seed 002: lead -> opportunity 84 days on average, opportunity -> deal 18):
+    per period_grain x period_start x region x business_unit ('ALL' rollups, full date spine as
+    fct_funnel_flow), for each consecutive stage pair plus lead -> opportunity and lead -> order,
+    the number of leads that completed the transition in the period (bucketed on the later stage's
+    day), and the mean and median business days it took them (fct_lead_to_cash days_* columns).
+    Rollup rows are computed from the leads, not averaged from cells, so their medians are real.
+-#}
+
+{%- set transitions = [
+    ('lead_to_mql', 'days_lead_to_mql', 'mql_date'),
+    ('mql_to_sql', 'days_mql_to_sql', 'sql_date'),
+    ('sql_to_opportunity', 'days_sql_to_opportunity', 'opportunity_date'),
+    ('opportunity_to_order', 'days_opportunity_to_order', 'order_date'),
+    ('order_to_paid', 'days_order_to_paid', 'paid_date'),
+    ('lead_to_opportunity', 'days_lead_to_opportunity', 'opportunity_date'),
+    ('lead_to_order', 'days_lead_to_order', 'order_date'),
+] %}
+
+with
+
+facts as (
+
+    select * from {{ ref('fct_lead_to_cash') }}
+
+),
+
+periods as (
+
+    select * from {{ ref('int_funnel_periods') }}
+
+),
+
+completed as (
+
+    -- one row per lead and transition it completed
+    {%- for name, days, end_date in transitions %}
+    select
+        cast('{{ name }}' as {{ dbt.type_string() }}) as transition,
+        {{ end_date }} as completed_date,
+        region,
+        business_unit,
+        {{ days }} as days
+
+    from facts
+    where {{ end_date }} is not null
+        and {{ days }} is not null
+    {% if not loop.last %}
+    union all
+    {% endif %}
+    {%- endfor %}
+
+),
+
+periodized as (
+
+    select
+        periods.period_grain,
+        periods.period_start,
+        completed.*
+
+    from completed
+    inner join periods
+        on completed.completed_date = periods.date_day
+
+),
+
+rolled as (
+
+    {%- set aggregates = [] %}
+    {%- for name, days, end_date in transitions %}
+    {%- set value = "case when transition = '" ~ name ~ "' then days end" %}
+    {%- do aggregates.append('count(' ~ value ~ ') as ' ~ name ~ '_count') %}
+    {%- do aggregates.append('sum(' ~ value ~ ') as ' ~ name ~ '_total_days') %}
+    {%- do aggregates.append(median(value) ~ ' as ' ~ name ~ '_median_days') %}
+    {%- endfor %}
+    {{ grouping_rollup('periodized', ['period_grain', 'period_start'], ['region', 'business_unit'], aggregates) }}
+
+),
+
+spine as (
+
+    {{ funnel_spine() }}
+
+),
+
+final as (
+
+    select
+        cast(spine.period_grain as {{ dbt.type_string() }}) as period_grain,
+        cast(spine.period_start as date) as period_start,
+        cast(spine.period_end as date) as period_end,
+        cast(spine.region as {{ dbt.type_string() }}) as region,
+        cast(spine.business_unit as {{ dbt.type_string() }}) as business_unit,
+        {%- for name, days, end_date in transitions %}
+        cast(coalesce(rolled.{{ name }}_count, 0) as {{ dbt.type_bigint() }}) as {{ name }}_count,
+        -- mean = total / count through safe_divide: the same rounding on every engine
+        cast({{ safe_divide('rolled.' ~ name ~ '_total_days', 'rolled.' ~ name ~ '_count', 2) }} as decimal(10, 2)) as {{ name }}_mean_days,
+        cast(rolled.{{ name }}_median_days as decimal(10, 2)) as {{ name }}_median_days{% if not loop.last %},{% endif %}
+        {%- endfor %}
+
+    from spine
+    left join rolled
+        on spine.period_grain = rolled.period_grain
+        and spine.period_start = rolled.period_start
+        and spine.region = rolled.region
+        and spine.business_unit = rolled.business_unit
+
+)
+
+select * from final
