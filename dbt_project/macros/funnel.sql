@@ -208,3 +208,48 @@
         select 'ALL' as business_unit
     ) as business_units
 {%- endmacro %}
+
+
+{#-
+    The period x region x business-unit cube every funnel mart with a date spine is made of:
+    `relation`'s rows bucketed into all five grains on `date_column` (int_funnel_periods), the
+    `aggregates` ("<expression> as <name>") computed at every rollup level (grouping_rollup), and
+    joined onto the full spine (funnel_spine), so a period x cell without rows is present with
+    NULL aggregates (the marts coalesce counts to 0). Columns: period_grain, period_start,
+    period_end, region, business_unit, then one per aggregate.
+-#}
+{% macro funnel_cube(relation, date_column, aggregates) -%}
+    {%- set names = [] -%}
+    {%- for aggregate in aggregates -%}{%- do names.append(aggregate.split(' as ')[-1] | trim) -%}{%- endfor -%}
+    {%- set periodized -%}
+        (
+            select
+                periods.period_grain,
+                periods.period_start,
+                source_rows.*
+            from {{ relation }} as source_rows
+            inner join {{ ref('int_funnel_periods') }} as periods
+                on source_rows.{{ date_column }} = periods.date_day
+        ) as periodized
+    {%- endset %}
+    select
+        spine.period_grain,
+        spine.period_start,
+        spine.period_end,
+        spine.region,
+        spine.business_unit,
+        {%- for name in names %}
+        rolled.{{ name }}{% if not loop.last %},{% endif %}
+        {%- endfor %}
+
+    from (
+        {{ funnel_spine() }}
+    ) as spine
+    left join (
+        {{ grouping_rollup(periodized, ['period_grain', 'period_start'], ['region', 'business_unit'], aggregates) }}
+    ) as rolled
+        on spine.period_grain = rolled.period_grain
+        and spine.period_start = rolled.period_start
+        and spine.region = rolled.region
+        and spine.business_unit = rolled.business_unit
+{%- endmacro %}

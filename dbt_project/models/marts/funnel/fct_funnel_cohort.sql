@@ -33,66 +33,36 @@ daily as (
 
 ),
 
-periods as (
-
-    select * from {{ ref('int_funnel_periods') }}
-
-),
-
 as_of as (
 
     select as_of_date from {{ ref('int_scoring_as_of') }}
 
 ),
 
-periodized as (
-
-    select
-        periods.period_grain,
-        periods.period_start,
-        daily.*
-
-    from daily
-    inner join periods
-        on daily.activity_date = periods.date_day
-
-),
-
-rolled as (
+cube as (
 
     {%- set sums = ['sum(cohort_leads) as cohort_leads'] %}
     {%- for name in cohort_measures %}{% do sums.append('sum(' ~ name ~ ') as ' ~ name) %}{% endfor %}
-    {{ grouping_rollup('periodized', ['period_grain', 'period_start'], ['region', 'business_unit'], sums) }}
-
-),
-
-spine as (
-
-    {{ funnel_spine() }}
+    {{ funnel_cube('daily', 'activity_date', sums) }}
 
 ),
 
 filled as (
 
     select
-        spine.period_grain,
-        spine.period_start,
-        spine.period_end,
-        spine.region,
-        spine.business_unit,
+        cube.period_grain,
+        cube.period_start,
+        cube.period_end,
+        cube.region,
+        cube.business_unit,
         as_of.as_of_date,
-        coalesce(rolled.cohort_leads, 0) as cohort_leads,
+        coalesce(cube.cohort_leads, 0) as cohort_leads,
         {%- for name in cohort_measures %}
-        coalesce(rolled.{{ name }}, 0) as {{ name }}{% if not loop.last %},{% endif %}
+        coalesce(cube.{{ name }}, 0) as {{ name }}{% if not loop.last %},{% endif %}
         {%- endfor %}
 
-    from spine
+    from cube
     cross join as_of
-    left join rolled
-        on spine.period_grain = rolled.period_grain
-        and spine.period_start = rolled.period_start
-        and spine.region = rolled.region
-        and spine.business_unit = rolled.business_unit
 
 ),
 

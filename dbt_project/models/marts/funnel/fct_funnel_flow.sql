@@ -33,57 +33,27 @@ daily as (
 
 ),
 
-periods as (
-
-    select * from {{ ref('int_funnel_periods') }}
-
-),
-
-periodized as (
-
-    select
-        periods.period_grain,
-        periods.period_start,
-        daily.*
-
-    from daily
-    inner join periods
-        on daily.activity_date = periods.date_day
-
-),
-
-rolled as (
+cube as (
 
     {%- set sums = [] %}
     {%- for name in flow_measures %}{% do sums.append('sum(' ~ name ~ ') as ' ~ name) %}{% endfor %}
-    {{ grouping_rollup('periodized', ['period_grain', 'period_start'], ['region', 'business_unit'], sums) }}
-
-),
-
-spine as (
-
-    {{ funnel_spine() }}
+    {{ funnel_cube('daily', 'activity_date', sums) }}
 
 ),
 
 filled as (
 
     select
-        spine.period_grain,
-        spine.period_start,
-        spine.period_end,
-        spine.region,
-        spine.business_unit,
+        period_grain,
+        period_start,
+        period_end,
+        region,
+        business_unit,
         {%- for name in flow_measures %}
-        coalesce(rolled.{{ name }}, 0) as {{ name }}{% if not loop.last %},{% endif %}
+        coalesce({{ name }}, 0) as {{ name }}{% if not loop.last %},{% endif %}
         {%- endfor %}
 
-    from spine
-    left join rolled
-        on spine.period_grain = rolled.period_grain
-        and spine.period_start = rolled.period_start
-        and spine.region = rolled.region
-        and spine.business_unit = rolled.business_unit
+    from cube
 
 ),
 

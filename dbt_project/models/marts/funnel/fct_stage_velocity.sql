@@ -25,12 +25,6 @@ facts as (
 
 ),
 
-periods as (
-
-    select * from {{ ref('int_funnel_periods') }}
-
-),
-
 completed as (
 
     -- one row per lead and transition it completed
@@ -52,20 +46,7 @@ completed as (
 
 ),
 
-periodized as (
-
-    select
-        periods.period_grain,
-        periods.period_start,
-        completed.*
-
-    from completed
-    inner join periods
-        on completed.completed_date = periods.date_day
-
-),
-
-rolled as (
+cube as (
 
     {%- set aggregates = [] %}
     {%- for name, days, end_date in transitions %}
@@ -74,37 +55,26 @@ rolled as (
     {%- do aggregates.append('sum(' ~ value ~ ') as ' ~ name ~ '_total_days') %}
     {%- do aggregates.append(median(value) ~ ' as ' ~ name ~ '_median_days') %}
     {%- endfor %}
-    {{ grouping_rollup('periodized', ['period_grain', 'period_start'], ['region', 'business_unit'], aggregates) }}
-
-),
-
-spine as (
-
-    {{ funnel_spine() }}
+    {{ funnel_cube('completed', 'completed_date', aggregates) }}
 
 ),
 
 final as (
 
     select
-        cast(spine.period_grain as {{ dbt.type_string() }}) as period_grain,
-        cast(spine.period_start as date) as period_start,
-        cast(spine.period_end as date) as period_end,
-        cast(spine.region as {{ dbt.type_string() }}) as region,
-        cast(spine.business_unit as {{ dbt.type_string() }}) as business_unit,
+        cast(period_grain as {{ dbt.type_string() }}) as period_grain,
+        cast(period_start as date) as period_start,
+        cast(period_end as date) as period_end,
+        cast(region as {{ dbt.type_string() }}) as region,
+        cast(business_unit as {{ dbt.type_string() }}) as business_unit,
         {%- for name, days, end_date in transitions %}
-        cast(coalesce(rolled.{{ name }}_count, 0) as {{ dbt.type_bigint() }}) as {{ name }}_count,
+        cast(coalesce({{ name }}_count, 0) as {{ dbt.type_bigint() }}) as {{ name }}_count,
         -- mean = total / count through safe_divide: the same rounding on every engine
-        cast({{ safe_divide('rolled.' ~ name ~ '_total_days', 'rolled.' ~ name ~ '_count', 2) }} as decimal(10, 2)) as {{ name }}_mean_days,
-        cast(rolled.{{ name }}_median_days as decimal(10, 2)) as {{ name }}_median_days{% if not loop.last %},{% endif %}
+        cast({{ safe_divide(name ~ '_total_days', name ~ '_count', 2) }} as decimal(10, 2)) as {{ name }}_mean_days,
+        cast({{ name }}_median_days as decimal(10, 2)) as {{ name }}_median_days{% if not loop.last %},{% endif %}
         {%- endfor %}
 
-    from spine
-    left join rolled
-        on spine.period_grain = rolled.period_grain
-        and spine.period_start = rolled.period_start
-        and spine.region = rolled.region
-        and spine.business_unit = rolled.business_unit
+    from cube
 
 )
 
