@@ -29,7 +29,7 @@ from airflow.sdk import Asset, CronDataIntervalTimetable, dag, task
 
 from l2c import nightly
 from l2c.config import settings
-from l2c.orchestration import WRITER_POOL, dbt_task_group
+from l2c.orchestration import WRITER_POOL, dbt_task_group, producer_task
 
 SETTINGS = settings()
 RAW_MA = Asset("l2c_raw_ma")
@@ -87,7 +87,10 @@ def l2c_nightly():
     def publish(**context) -> dict:
         return nightly.publish_build(context)
 
-    loads >> dbt >> publish()
+    published = publish()
+    loads >> dbt >> published
+    # the producer runs every model and data test: a failed test fails it, and nothing is published
+    producer_task(dbt) >> published
 
 
 l2c_nightly()

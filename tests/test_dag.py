@@ -57,6 +57,14 @@ def test_nightly_wiring(dagbag):
     publish = dag.get_task("publish")
     assert publish.upstream_task_ids, "publish must wait for the dbt build"
     assert all(t.startswith("dbt_build.") for t in publish.upstream_task_ids)
+    # the producer runs the data tests: its failure (a failed test) must block publish
+    assert producer.task_id in publish.upstream_task_ids
+    # no per-model test watchers: the tests run inside the producer's dbt build
+    assert not [t for t in dbt_tasks if t.endswith("_test") or "_tests" in t], dbt_tasks
+
+    # Unit tests (fixed fixtures, data-independent) run in CI, not in the nightly build.
+    flags = producer.dbt_cmd_flags
+    assert flags[flags.index("--exclude") + 1] == "test_type:unit", flags
 
     # The DuckDB writers share a pool of one slot; the per-model watchers must not hold it.
     assert producer.pool == WRITER_POOL
