@@ -65,6 +65,9 @@ def test_nightly_wiring(dagbag):
     # Unit tests (fixed fixtures, data-independent) run in CI, not in the nightly build.
     flags = producer.dbt_cmd_flags
     assert flags[flags.index("--exclude") + 1] == "test_type:unit", flags
+    # and the data tests must be in it (Cosmos narrows --resource-type when it renders no tests)
+    kinds = {flags[i + 1] for i, flag in enumerate(flags) if flag == "--resource-type"}
+    assert {"model", "seed", "snapshot", "test"} <= kinds, flags
 
     # The DuckDB writers share a pool of one slot; the per-model watchers must not hold it.
     assert producer.pool == WRITER_POOL

@@ -153,6 +153,20 @@ def test_every_run_succeeded_with_progress(pipeline):
     assert cfg.warehouse.exists()
 
 
+def test_every_night_ran_the_data_tests_before_publish(pipeline):
+    """The producer's one `dbt build` runs the data tests (contracts, reconciliations, rollups)."""
+    import re
+
+    _, _, runs, _ = pipeline
+    for run in runs:
+        log = run.log_file.read_text("utf-8", errors="replace")
+        finished = re.findall(r"Finished running ([^(]*)", log)
+        assert finished, f"no dbt build summary in {run.log_file}"
+        tests = re.search(r"(\d+) data tests?", finished[-1])
+        assert tests and int(tests.group(1)) > 100, f"{run.export_date}: {finished[-1]}"
+        assert "unit test" not in finished[-1]  # unit tests stay in CI
+
+
 def test_staging_counts_match_independent_pandas(pipeline, repo):
     cfg, days, _, _ = pipeline
     dirty = pd.read_csv(cfg.landing_dir / "_labels" / "dirty_rows.csv", dtype=str)

@@ -124,8 +124,12 @@ def producer_task(group):
     return producer
 
 
+#: What the nightly `dbt build` runs: everything dbt builds or tests.
+NIGHTLY_RESOURCE_TYPES = ("model", "seed", "snapshot", "test", "unit_test")
+
+
 def nightly_dbt_flags() -> list[str]:
-    """Extra `dbt build` flags of the nightly run: `--exclude $L2C_DBT_NIGHTLY_EXCLUDE`.
+    """Extra `dbt build` flags of the nightly run: every resource type, minus `--exclude $L2C_DBT_NIGHTLY_EXCLUDE`.
 
     Default `test_type:unit`: dbt unit tests check the SQL against fixed fixture rows, so their
     result cannot change with the night's data; they run in CI (`make test`) on every change and
@@ -133,7 +137,11 @@ def nightly_dbt_flags() -> list[str]:
     Set the variable to empty to run everything.
     """
     exclude = os.environ.get("L2C_DBT_NIGHTLY_EXCLUDE", "test_type:unit").split()
-    return ["--exclude", *exclude] if exclude else []
+    # Every resource type, spelled out: with TestBehavior.NONE Cosmos adds
+    # `--resource-type model/seed/snapshot` to the producer's build, which would silently drop the
+    # data tests; dbt takes the union of repeated --resource-type flags.
+    flags = [arg for kind in NIGHTLY_RESOURCE_TYPES for arg in ("--resource-type", kind)]
+    return flags + (["--exclude", *exclude] if exclude else [])
 
 
 def _leaves(group):
