@@ -273,3 +273,23 @@ def test_readme_analyst_queries_run_on_the_published_warehouse(pipeline, repo):
     finally:
         con.close()
     assert not empty, f"README queries returning nothing on the demo warehouse: {empty}"
+
+
+def test_a_night_without_its_export_fails_and_stops_the_range(pipeline, monkeypatch):
+    """A missing export fails its night (sensor timeout), names the log, and later dates do not run."""
+    from l2c.runner import RunError, run_dates
+
+    cfg, days, _, _ = pipeline
+    missing = END + timedelta(days=40)  # no export was generated for it
+    assert not (cfg.landing_dir / "ma" / missing.isoformat()).exists()
+    monkeypatch.setenv("L2C_EXPORT_WAIT_TIMEOUT", "3")
+    monkeypatch.setenv("L2C_EXPORT_POKE_INTERVAL", "1")
+    before = cfg.warehouse.stat().st_mtime_ns
+    messages: list[str] = []
+    with pytest.raises(RunError, match=f"run for {missing} failed") as err:
+        run_dates(missing, missing + timedelta(days=1), cfg, echo=messages.append)
+    log_file = cfg.airflow_home / "logs" / "l2c_run" / f"{missing}.log"
+    assert str(log_file) in str(err.value) and log_file.exists()
+    assert any(f"[1/2] {missing}: FAILED" in m for m in messages), messages
+    assert not any("[2/2]" in m for m in messages), "the range must stop at the failed night"
+    assert cfg.warehouse.stat().st_mtime_ns == before  # nothing published

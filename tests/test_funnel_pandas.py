@@ -508,3 +508,18 @@ def test_mature_cohort_matches_the_calibration(calibration_world: Built) -> None
     assert cohort["cohort_leads"] > 5000
     assert 0.02 <= float(cohort["lead_to_order_rate"]) <= 0.03
     assert 84 - 15 <= float(cohort["mean_days_to_opportunity"]) <= 84 + 15
+
+
+def test_build_ran_the_rollup_grain_and_reconciliation_tests(built: Built) -> None:
+    """The dbt data tests that guard every nightly build of the funnel marts ran here, and passed:
+    regions / business units add up to their 'ALL' rows, days add up to every coarser period, and
+    the national yearly rows reconcile with fct_lead_to_cash."""
+    import json
+
+    results = json.loads((built.warehouse.parents[1] / "dbt-target" / "run_results.json").read_text())
+    statuses = {r["unique_id"].split(".")[2]: r["status"] for r in results["results"]}
+    for kind in ("rollups_add_up", "grains_add_up", "totals_match_fact"):
+        for mart in ("fct_funnel_flow", "fct_funnel_cohort"):
+            ran = {name: s for name, s in statuses.items() if name.startswith(f"{kind}_{mart}")}
+            assert ran, f"{kind} on {mart} did not run"
+            assert set(ran.values()) == {"pass"}, ran

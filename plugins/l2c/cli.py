@@ -150,7 +150,7 @@ def load_cmd(day: date, source: str) -> None:
 @click.option("--end", callback=_date, required=True, help="Last export date, inclusive.")
 @click.option("--keep-going", is_flag=True, help="Go on with later dates when one fails.")
 def run_cmd(start: date, end: date, keep_going: bool) -> None:
-    """Run the l2c_nightly DAG through Airflow (`airflow dags test`) for each date, in order.
+    """Run the l2c_nightly DAG through Airflow (DAG.test, as `airflow dags test`) for each date, in order.
 
     This is also how to backfill: re-running a date replaces that date's raw partitions and
     rebuilds the warehouse, so a range can be run again safely.

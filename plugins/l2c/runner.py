@@ -1,9 +1,10 @@
 """Run the nightly DAG through Airflow for a range of export dates (``l2c run``).
 
-Each date is one real ``airflow dags test l2c_nightly <logical date>`` run: the same DAG, tasks and
-Cosmos dbt group the scheduler would run, on a local SQLite metadata database under
-``AIRFLOW_HOME`` (default ``data/airflow``). Dates run in order, one at a time, because each night
-builds on the state the previous night published.
+Each date is one real ``DAG.test()`` run of ``l2c_nightly`` (what ``airflow dags test l2c_nightly
+<logical date>`` runs): the same DAG, tasks and Cosmos dbt group the scheduler would run, on a local
+SQLite metadata database under ``AIRFLOW_HOME`` (default ``data/airflow``). Dates run in order, one
+at a time, because each night builds on the state the previous night published; all of them in one
+``python -m l2c.dagtest`` process (:mod:`l2c.dagtest`), which saves Airflow's start-up per night.
 """
 
 from __future__ import annotations
@@ -130,60 +131,106 @@ def run_dates(
     env = prepare(cfg, echo)
     log_dir = cfg.airflow_home / "logs" / "l2c_run"
     log_dir.mkdir(parents=True, exist_ok=True)
-    results: list[DateRun] = []
     days = list(_dates(start, end))
-    for i, day in enumerate(days, 1):
-        result = run_one(day, cfg, env, log_dir, echo, prefix=f"[{i}/{len(days)}] {day}")
-        results.append(result)
-        if not result.ok and stop_on_failure:
-            raise RunError(
-                f"the l2c_nightly run for {day} failed; the full Airflow output is in {result.log_file}"
-            )
+    results = run_nights(days, cfg, env, log_dir, echo, stop_on_failure)
+    failed = [r for r in results if not r.ok]
+    if failed and stop_on_failure:
+        raise RunError(
+            f"the l2c_nightly run for {failed[0].export_date} failed; "
+            f"the full Airflow output is in {failed[0].log_file}"
+        )
     return results
 
 
-def run_one(
-    day: date,
+class _Night:
+    """Progress of one date while its output streams in."""
+
+    def __init__(self, day: date, log_dir: Path, echo: Callable[[str], None], prefix: str) -> None:
+        self.day, self.echo, self.prefix = day, echo, prefix
+        self.log_file = log_dir / f"{day.isoformat()}.log"
+        self.log = open(self.log_file, "w", encoding="utf-8")  # noqa: SIM115 (closed in finish)
+        self.started = time.monotonic()
+        self.stages: list[str] = []
+        self.state: str | None = None
+        self.current_task = "?"
+        self.failed_tasks: list[str] = []
+        echo(f"{prefix}: starting the l2c_nightly DAG through Airflow")
+
+    def line(self, line: str) -> None:
+        self.log.write(line)
+        prefix = self.prefix
+        if m := _PROGRESS.search(line):
+            self.stages.append(m.group(2))
+            self.echo(f"{prefix}: {m.group(2):<22} {m.group(3)}")
+        elif m := _TASK_START.search(line):
+            self.current_task = m.group(1)
+            if self.current_task.endswith("dbt_producer_watcher"):
+                self.echo(f"{prefix}: {'dbt_build':<22} dbt build running (models and tests)")
+        elif m := _TASK_STATE.search(line):
+            # DAG.test runs one task at a time, so the update belongs to the last started task.
+            task_state = m.group(1).lower()
+            if task_state in ("failed", "upstream_failed", "up_for_retry"):
+                self.failed_tasks.append(self.current_task)
+                self.echo(f"{prefix}: task {self.current_task} -> {task_state}")
+            elif task_state == "success" and self.current_task.endswith("dbt_producer_watcher"):
+                self.echo(f"{prefix}: {'dbt_build':<22} dbt build passed")
+        elif m := _DAGRUN_STATE.search(line):
+            self.state = m.group(1).lower()
+
+    def finish(self, end_state: str | None) -> DateRun:
+        self.log.close()
+        seconds = time.monotonic() - self.started
+        state = self.state or end_state
+        ok = state == "success" and end_state == "success" and not self.failed_tasks
+        self.echo(
+            f"{self.prefix}: {'done' if ok else 'FAILED'} in {seconds:.0f}s (state={state}, log: {self.log_file})"
+        )
+        return DateRun(self.day, ok, seconds, self.log_file, self.stages)
+
+
+def run_nights(
+    days: list[date],
     cfg: Settings,
     env: dict[str, str],
     log_dir: Path,
     echo: Callable[[str], None],
-    prefix: str,
-) -> DateRun:
-    log_file = log_dir / f"{day.isoformat()}.log"
-    cmd = [str(Path(sys.executable).with_name("airflow")), "dags", "test", DAG_ID, logical_date_arg(day, cfg)]
-    started = time.monotonic()
-    echo(f"{prefix}: starting the l2c_nightly DAG through Airflow")
-    stages: list[str] = []
-    state = None
-    current_task = "?"
-    failed_tasks: list[str] = []
-    with open(log_file, "w", encoding="utf-8") as log:
-        proc = subprocess.Popen(
-            cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
-        )
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            log.write(line)
-            if m := _PROGRESS.search(line):
-                stages.append(m.group(2))
-                echo(f"{prefix}: {m.group(2):<22} {m.group(3)}")
-            elif m := _TASK_START.search(line):
-                current_task = m.group(1)
-                if current_task.endswith("dbt_producer_watcher"):
-                    echo(f"{prefix}: {'dbt_build':<22} dbt build running (models and tests)")
-            elif m := _TASK_STATE.search(line):
-                # `dags test` runs one task at a time, so the update belongs to the last started task.
-                task_state = m.group(1).lower()
-                if task_state in ("failed", "upstream_failed", "up_for_retry"):
-                    failed_tasks.append(current_task)
-                    echo(f"{prefix}: task {current_task} -> {task_state}")
-                elif task_state == "success" and current_task.endswith("dbt_producer_watcher"):
-                    echo(f"{prefix}: {'dbt_build':<22} dbt build passed")
-            elif m := _DAGRUN_STATE.search(line):
-                state = m.group(1).lower()
-        rc = proc.wait()
-    seconds = time.monotonic() - started
-    ok = rc == 0 and state == "success" and not failed_tasks
-    echo(f"{prefix}: {'done' if ok else 'FAILED'} in {seconds:.0f}s (state={state}, log: {log_file})")
-    return DateRun(day, ok, seconds, log_file, stages)
+    stop_on_failure: bool = True,
+) -> list[DateRun]:
+    """Run the DAG for ``days`` in one `python -m l2c.dagtest` process (DAG.test per date, in order).
+
+    Its output is split at the marker lines into one log file per date; a date the process never
+    reached (it stopped or crashed) is reported as failed.
+    """
+    from l2c import dagtest
+
+    cmd = [sys.executable, "-m", "l2c.dagtest", *(logical_date_arg(d, cfg) for d in days)]
+    if stop_on_failure:
+        cmd.append("--stop-on-failure")
+    by_arg = {logical_date_arg(d, cfg): d for d in days}
+    results: list[DateRun] = []
+    night: _Night | None = None
+    preamble: list[str] = []
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if line.startswith(dagtest.START_MARKER):
+            day = by_arg[line.split()[1]]
+            night = _Night(day, log_dir, echo, prefix=f"[{len(results) + 1}/{len(days)}] {day}")
+            for early in preamble:  # DAG parsing output before the first night: in its log
+                night.log.write(early)
+            preamble = []
+        elif line.startswith(dagtest.END_MARKER) and night is not None:
+            state = re.search(r"state=(\S+)", line)
+            results.append(night.finish(state.group(1) if state else None))
+            night = None
+        elif night is not None:
+            night.line(line)
+        else:
+            preamble.append(line)
+    proc.wait()
+    if night is not None:  # the process died inside a night
+        results.append(night.finish(None))
+    if len(results) < len(days) and not (stop_on_failure and results and not results[-1].ok):
+        tail = "".join(preamble)[-3000:]
+        raise RunError(f"`python -m l2c.dagtest` stopped after {len(results)} of {len(days)} dates:\n{tail}")
+    return results
