@@ -1,6 +1,6 @@
 {#-
     Each scored lead's score on the as-of night (int_scoring_as_of): the `lead_score` and
-    `score_band` of marts.fct_lead_to_cash. Same formula as marts.fct_lead_scores_daily (keep the
+    `score_band` of marts.fct_lead_to_cash. Same formula as marts.fct_lead_scores_daily (macros/scoring.sql; keep the
     two in step; both are unit-tested):
 
         lead_score = max(0, explicit_points + implicit_points + decay_points)
@@ -59,17 +59,7 @@ decayed as (
 
     select
         current_states.*,
-        case
-            when decay_rule.period_days > 0
-                -- full periods, in integer arithmetic (days >= 0): (days - days mod period) / period
-                then cast(
-                    (current_states.days_without_interaction - mod(current_states.days_without_interaction, decay_rule.period_days))
-                    / decay_rule.period_days
-                    * decay_rule.points_per_period
-                    as integer
-                )
-            else 0
-        end as decay_points
+        {{ score_decay_points('current_states.days_without_interaction', 'decay_rule.period_days', 'decay_rule.points_per_period') }} as decay_points
 
     from current_states
     cross join decay_rule
@@ -80,10 +70,7 @@ scored as (
 
     select
         *,
-        case
-            when explicit_points + implicit_points + decay_points < 0 then 0
-            else explicit_points + implicit_points + decay_points
-        end as lead_score
+        {{ clamped_score('explicit_points', 'implicit_points', 'decay_points') }} as lead_score
 
     from decayed
 
@@ -95,11 +82,7 @@ final as (
         lead_key,
         score_date,
         cast(lead_score as integer) as lead_score,
-        case
-            when lead_score > 60 then 'sales_ready'
-            when lead_score > 40 then 'telesales'
-            else 'nurture'
-        end as score_band,
+        {{ score_band('lead_score') }} as score_band,
         explicit_points,
         implicit_points,
         decay_points,

@@ -1,7 +1,7 @@
 {#-
     Lead score of every scored lead on every business date, as each night computed it
     (seed 001: "score profile of new leads at month end"; seeds 002/004: scoring rules and bands).
-    Formula: see int_lead_scores_current (kept in step, both unit-tested).
+    Formula: macros/scoring.sql, shared with int_lead_scores_current (both unit-tested).
 
     Incremental, delete+insert on (score_date, lead_key) (the same SQL on DuckDB and PostgreSQL).
     Which dates a run (re)computes, with as_of = int_scoring_as_of (var `as_of_date`, default the
@@ -140,17 +140,7 @@ with_decay as (
 
     select
         decayed.*,
-        case
-            when decay_rule.period_days > 0
-                -- full periods, in integer arithmetic (days >= 0): (days - days mod period) / period
-                then cast(
-                    (decayed.days_without_interaction - mod(decayed.days_without_interaction, decay_rule.period_days))
-                    / decay_rule.period_days
-                    * decay_rule.points_per_period
-                    as integer
-                )
-            else 0
-        end as decay_points
+        {{ score_decay_points('decayed.days_without_interaction', 'decay_rule.period_days', 'decay_rule.points_per_period') }} as decay_points
 
     from decayed
     cross join decay_rule
@@ -161,10 +151,7 @@ scored as (
 
     select
         *,
-        case
-            when explicit_points + implicit_points + decay_points < 0 then 0
-            else explicit_points + implicit_points + decay_points
-        end as lead_score
+        {{ clamped_score('explicit_points', 'implicit_points', 'decay_points') }} as lead_score
 
     from with_decay
 
@@ -180,11 +167,7 @@ final as (
         cast(created_date as date) as lead_created_date,
         cast(lead_score as integer) as lead_score,
         cast(
-            case
-                when lead_score > 60 then 'sales_ready'
-                when lead_score > 40 then 'telesales'
-                else 'nurture'
-            end as varchar
+            {{ score_band('lead_score') }} as varchar
         ) as score_band,
         cast(explicit_points as integer) as explicit_points,
         cast(implicit_points as integer) as implicit_points,
