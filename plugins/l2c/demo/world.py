@@ -24,8 +24,9 @@ About 0.4 % as many CRM leads as MA leads are created directly by sales (no MA l
 (assignment, SQL, opportunity, close, payment) land on China working days (``chinese_calendar``).
 
 Injected anomalies (not with ``clean=True``; separate random streams, so the clean world is the
-same world): ``month_end_sql_spike`` (SQLs of a region/BU cell due in the 14 days after a month end
-recorded in its last 3 working days), ``holiday_catchup_spike`` (SQLs due in the 2 weeks before the
+same world): ``month_end_sql_spike`` (SQLs of a region/BU cell due in the 28 days after a month end
+recorded in its last 3 working days: the SDRs pull next month's conversions in to meet their count,
+and convert borderline MQLs that had been left open: together at least half a usual month's SQLs), ``holiday_catchup_spike`` (SQLs due in the 2 weeks before the
 week after Spring Festival — 2024: the week of 2024-02-05 — recorded in that week; their
 opportunities follow). They only change when CRM *records* things: the MA side is identical.
 
@@ -59,6 +60,12 @@ WON_SEGMENTS = (0.38, 0.42, 0.20)
 
 #: SQL conversions pulled into the month's last 3 working days by the *natural* month-end push
 NATURAL_MONTH_END_PULL = 0.2
+#: injected month-end spike: SQLs due this many days after the month end are recorded before it
+MONTH_END_PULL_DAYS = 28
+#: ... and at least as many open MQLs, assigned within this many days before the window, are
+#: converted too, so that the spike adds at least this share of the cell's usual monthly SQL count
+BORDERLINE_MQL_AGE_DAYS = 90
+MONTH_END_SPIKE_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -970,15 +977,16 @@ class Simulator:
         mature = t_sql < NEVER
         vol = np.bincount(self.cell[mature], minlength=len(self.regions) * nb)
         top = np.argsort(-vol, kind="stable")[:4]
+        monthly = vol / max(1, len(months))
         blocked = getattr(self, "catchup_src", [])
         eligible = []
         for y, m, win in months:
             if len(win) < 3:
                 continue
             nd = dt.date(y + m // 12, m % 12 + 1, 1)
-            if win[0] < self.p.start + dt.timedelta(days=60) or nd + dt.timedelta(days=14) > self.p.end:
+            if win[0] < self.p.start + dt.timedelta(days=60) or nd + dt.timedelta(days=MONTH_END_PULL_DAYS) > self.p.end:
                 continue
-            if any(not (nd + dt.timedelta(days=14) < a or win[0] > b) for a, b in blocked):
+            if any(not (nd + dt.timedelta(days=MONTH_END_PULL_DAYS) < a or win[0] > b) for a, b in blocked):
                 continue
             eligible.append((y, m, win, nd))
         if not eligible:
@@ -995,12 +1003,28 @@ class Simulator:
             y, m, win, nd = eligible[ei]
             if (y, m) in used_months and len(used_months) < len(eligible):
                 continue
-            a, b = day_number(nd) * DAY, (day_number(nd) + 14) * DAY
+            a, b = day_number(nd) * DAY, (day_number(nd) + MONTH_END_PULL_DAYS) * DAY
             due = np.flatnonzero((t_sql >= a) & (t_sql < b) & (self.cell == ci))
             k, new = self._pull_into(rng, due, win, floor[due])
             if len(k) < 2:
                 continue
             t_sql[k] = new
+            # ... and as many borderline MQLs, left open so far, are converted to make the count
+            w0, w1 = day_number(win[0]) * DAY, day_number(win[-1]) * DAY
+            stale = np.flatnonzero(
+                (self.cell == ci)
+                & (t_sql == NEVER)
+                & (self.t["mql"] < NEVER)
+                & (self.t["ret"] == NEVER)
+                & (self.t["crm_dq"] == NEVER)
+                & (self.t["assign"] < w1)
+                & (self.t["assign"] >= w0 - BORDERLINE_MQL_AGE_DAYS * DAY)
+            )
+            # (at least MONTH_END_SPIKE_SHARE of the cell's usual monthly SQL count in all)
+            need = max(len(k), int(np.ceil(MONTH_END_SPIKE_SHARE * monthly[ci])) - len(k))
+            extra = np.sort(rng.permutation(stale)[:need])
+            ke, new_e = self._pull_into(rng, extra, win, floor[extra])
+            t_sql[ke] = new_e
             used_months.add((y, m))
             chosen += 1
             r, bu = divmod(int(ci), nb)
@@ -1017,10 +1041,11 @@ class Simulator:
                     "leads",
                     {
                         "moved_sqls": len(k),
+                        "borderline_sqls": len(ke),
                         "window_start": str(win[0]),
                         "window_end": str(win[-1]),
                         "due_from": str(nd),
-                        "due_to": str(nd + dt.timedelta(days=13)),
+                        "due_to": str(nd + dt.timedelta(days=MONTH_END_PULL_DAYS - 1)),
                     },
                 )
             )
