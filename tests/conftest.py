@@ -31,6 +31,8 @@ os.environ.update(
         "L2C_LANDING_DIR": str(_SESSION_TMP / "landing"),
         "L2C_RAW_DIR": str(_SESSION_TMP / "raw"),
         "L2C_WAREHOUSE": str(_SESSION_TMP / "warehouse" / "l2c.duckdb"),
+        "L2C_DATA_DOCS_DIR": str(_SESSION_TMP / "dq" / "data_docs"),
+        "L2C_GX_RESULTS_DIR": str(_SESSION_TMP / "dq" / "gx" / "validations"),
     }
 )
 os.environ.pop("L2C_BUILD_WAREHOUSE", None)
