@@ -10,9 +10,19 @@ The timetable is a cron *data interval* (`0 2 * * *` Asia/Shanghai): the run cov
    present; they time out with a message naming the missing files.
 2. `load_ma`, `load_crm` — in parallel: map headers, type values, write the raw zone (Parquet)
    and quarantine; re-running a date replaces that date's partitions.
-3. `dbt_build` — Cosmos task group, one task per dbt model (one `dbt build` underneath).
-4. `publish` — copy the build warehouse onto the published file by atomic rename, only when the
-   build passed.
+3. `check_raw_zone` — Great Expectations checkpoint `l2c_raw` over the partitions just loaded
+   (contract: required columns, types, unique keys, accepted values, sane timestamps); a failure
+   stops the run before dbt.
+4. `dbt_build` — Cosmos task group, one task per dbt model (one `dbt build` underneath).
+5. `check_marts` — checkpoint `l2c_marts` over the build warehouse (rates in range, unique keys,
+   region/BU on every fact row, raw = staging = fact row counts); a failure stops the run before
+   publish, so the published warehouse stays as it was. Data Docs are rebuilt by both checks.
+6. `detect_anomalies` — month-end SQL spikes, holiday catch-ups, missing/late exports, volume
+   drops, duplicate surges, UNKNOWN-region surges into `dq.anomalies`. Anomalies warn, they never
+   fail the load; new ones of severity >= warn are alerted by the task's success callback (log, and
+   the `l2c_alerts` HTTP connection when it exists).
+7. `publish` — copy the build warehouse onto the published file by atomic rename, only when all of
+   the above passed.
 
 `catchup=False` on purpose: a first deployment must not launch a run for every day since
 `start_date`. History is loaded explicitly with `l2c run --start … --end …` (or
@@ -27,7 +37,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import Asset, CronDataIntervalTimetable, dag, task
 
-from l2c import nightly
+from l2c import alerts, nightly
 from l2c.config import settings
 from l2c.orchestration import WRITER_POOL, dbt_task_group, producer_task
 
@@ -51,6 +61,7 @@ WAREHOUSE = Asset("l2c_warehouse")
         "retry_delay": timedelta(seconds=nightly.retry_delay_seconds()),
         "retry_exponential_backoff": True,
         "max_retry_delay": timedelta(minutes=30),
+        "on_failure_callback": alerts.task_failure_callback,
     },
 )
 def l2c_nightly():
@@ -81,16 +92,31 @@ def l2c_nightly():
     waits["ma"] >> loads[0]
     waits["crm"] >> loads[1]
 
+    @task(task_id="check_raw_zone")
+    def check_raw_zone(**context) -> dict:
+        return nightly.check_raw_zone(context)
+
     dbt = dbt_task_group(SETTINGS, group_id="dbt_build")
+
+    @task(task_id="check_marts")
+    def check_marts(**context) -> dict:
+        return nightly.check_marts(context)
+
+    @task(task_id="detect_anomalies", pool=WRITER_POOL, on_success_callback=alerts.anomaly_callback)
+    def detect_anomalies(**context) -> dict:
+        return nightly.detect_anomalies(context)
 
     @task(task_id="publish", pool=WRITER_POOL, outlets=[WAREHOUSE])
     def publish(**context) -> dict:
         return nightly.publish_build(context)
 
+    raw_checked = check_raw_zone()
+    marts_checked = check_marts()
     published = publish()
-    loads >> dbt >> published
+    loads >> raw_checked >> dbt >> marts_checked
     # the producer runs every model and data test: a failed test fails it, and nothing is published
-    producer_task(dbt) >> published
+    producer_task(dbt) >> marts_checked
+    marts_checked >> detect_anomalies() >> published
 
 
 l2c_nightly()

@@ -36,6 +36,12 @@ def test_every_dag_has_tags_doc_and_retries(dagbag):
             assert task.retries >= 2, f"{dag_id}.{task.task_id} has retries={task.retries}"
 
 
+def _callbacks(value) -> list:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list | tuple) else [value]
+
+
 def test_nightly_wiring(dagbag):
     from l2c.orchestration import WRITER_POOL
 
@@ -52,13 +58,25 @@ def test_nightly_wiring(dagbag):
     # MA and CRM load in parallel, each after its own sensor; dbt after both loads; publish last.
     assert dag.get_task("load_ma").upstream_task_ids == {"wait_for_ma_export"}
     assert dag.get_task("load_crm").upstream_task_ids == {"wait_for_crm_export"}
+    # raw-zone contract checks (GX) after both loads, before dbt
+    assert dag.get_task("check_raw_zone").upstream_task_ids == {"load_ma", "load_crm"}
     producer = dag.get_task("dbt_build.dbt_producer_watcher")
-    assert {"load_ma", "load_crm"} <= producer.upstream_task_ids
-    publish = dag.get_task("publish")
-    assert publish.upstream_task_ids, "publish must wait for the dbt build"
-    assert all(t.startswith("dbt_build.") for t in publish.upstream_task_ids)
+    assert "check_raw_zone" in producer.upstream_task_ids
+    # mart contract checks after the whole dbt build; then the anomaly detectors; publish last
+    check_marts = dag.get_task("check_marts")
+    assert check_marts.upstream_task_ids and all(t.startswith("dbt_build.") for t in check_marts.upstream_task_ids)
     # the producer runs the data tests: its failure (a failed test) must block publish
-    assert producer.task_id in publish.upstream_task_ids
+    assert producer.task_id in check_marts.upstream_task_ids
+    assert dag.get_task("detect_anomalies").upstream_task_ids == {"check_marts"}
+    publish = dag.get_task("publish")
+    assert publish.upstream_task_ids == {"detect_anomalies"}
+    for task_id in ("check_raw_zone", "check_marts", "detect_anomalies", "publish"):
+        assert dag.get_task(task_id).trigger_rule == "all_success"
+    # anomalies warn through the success callback; every task alerts when it fails
+    from l2c import alerts
+
+    assert alerts.anomaly_callback in _callbacks(dag.get_task("detect_anomalies").on_success_callback)
+    assert all(alerts.task_failure_callback in _callbacks(t.on_failure_callback) for t in dag.tasks)
     # no per-model test watchers: the tests run inside the producer's dbt build
     assert not [t for t in dbt_tasks if t.endswith("_test") or "_tests" in t], dbt_tasks
 
@@ -72,6 +90,7 @@ def test_nightly_wiring(dagbag):
     # The DuckDB writers share a pool of one slot; the per-model watchers must not hold it.
     assert producer.pool == WRITER_POOL
     assert publish.pool == WRITER_POOL
+    assert dag.get_task("detect_anomalies").pool == WRITER_POOL  # writes dq.anomalies
     assert dag.get_task("load_ma").pool != WRITER_POOL  # loaders write Parquet, not DuckDB
     watchers = [dag.get_task(t) for t in dbt_tasks if getattr(dag.get_task(t), "producer_task_id", None)]
     assert watchers and all(t.pool != WRITER_POOL for t in watchers)

@@ -148,7 +148,8 @@ def test_every_run_succeeded_with_progress(pipeline):
     assert [r.export_date for r in runs] == days
     assert all(r.ok for r in runs), [(r.export_date, r.log_file) for r in runs]
     text = "\n".join(messages)
-    for stage in ("wait_for_ma_export", "load_ma", "load_crm", "dbt_build", "publish"):
+    for stage in ("wait_for_ma_export", "load_ma", "load_crm", "check_raw_zone", "dbt_build", "check_marts",
+                  "detect_anomalies", "publish"):
         assert stage in text, f"no progress line for {stage}"
     assert cfg.warehouse.exists()
 
@@ -284,6 +285,7 @@ def test_a_night_without_its_export_fails_and_stops_the_range(pipeline, monkeypa
     assert not (cfg.landing_dir / "ma" / missing.isoformat()).exists()
     monkeypatch.setenv("L2C_EXPORT_WAIT_TIMEOUT", "3")
     monkeypatch.setenv("L2C_EXPORT_POKE_INTERVAL", "1")
+    received = _webhook(monkeypatch)
     before = cfg.warehouse.stat().st_mtime_ns
     messages: list[str] = []
     with pytest.raises(RunError, match=f"run for {missing} failed") as err:
@@ -293,3 +295,84 @@ def test_a_night_without_its_export_fails_and_stops_the_range(pipeline, monkeypa
     assert any(f"[1/2] {missing}: FAILED" in m for m in messages), messages
     assert not any("[2/2]" in m for m in messages), "the range must stop at the failed night"
     assert cfg.warehouse.stat().st_mtime_ns == before  # nothing published
+    # the failed sensor alerted through the l2c_alerts connection (on_failure_callback)
+    failed = {m["task_id"]: m for path, m in received if m["kind"] == "task_failed"}
+    assert set(failed) == {"wait_for_ma_export", "wait_for_crm_export"}, failed
+    assert failed["wait_for_ma_export"]["export_date"] == str(missing)
+    assert "published warehouse is unchanged" in failed["wait_for_ma_export"]["summary"]
+
+
+def _webhook(monkeypatch) -> list:
+    """A local HTTP endpoint behind the Airflow connection l2c_alerts; returns what it receives."""
+    import http.server
+    import threading
+
+    received: list = []
+
+    class Hook(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 (http.server API)
+            received.append((self.path, json.loads(self.rfile.read(int(self.headers["Content-Length"])))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    conn = {"conn_type": "http", "host": "127.0.0.1", "port": server.server_port, "schema": "http"}
+    monkeypatch.setenv("AIRFLOW_CONN_L2C_ALERTS", json.dumps(conn))
+    return received
+
+
+def test_published_warehouse_has_the_anomalies_and_data_docs(pipeline):
+    """Every night ran the GX checkpoints (Data Docs built) and the detectors (dq.anomalies)."""
+    from l2c.quality import data_docs_dir
+
+    cfg, days, _, _ = pipeline
+    assert (data_docs_dir(cfg) / "index.html").exists()
+    con = duckdb.connect(str(cfg.warehouse), read_only=True)
+    try:
+        (export_date,) = con.execute("select max(export_date) from dq.load_audit").fetchone()
+        rows = con.execute("select distinct export_date from dq.anomalies").fetchall()
+    finally:
+        con.close()
+    assert export_date == days[-1]
+    assert rows in ([], [(days[-1],)])  # the set of the published night only
+    for day in days:  # one recorded set per night
+        assert (cfg.raw_dir / "_dq" / "anomalies" / f"export_date={day}" / "anomalies.parquet").exists()
+
+
+def test_a_failed_contract_check_stops_the_night_before_dbt_and_publish(pipeline, repo):
+    """A row the loader accepts but the raw contract rejects (an activity in 1970) fails the night
+    in check_raw_zone, without retries; dbt does not run and the published file is untouched."""
+    from l2c.runner import RunError, run_dates
+
+    cfg, days, _, _ = pipeline
+    day = days[-1]
+    path = cfg.landing_dir / "ma" / day.isoformat() / "activities.jsonl"
+    original = path.read_bytes()
+    aliases = {k for k, v in _aliases("ma", repo)["activities"].items() if v == "occurred_at"}
+    lines = original.decode("utf-8").splitlines()
+    first = json.loads(lines[0])
+    keys = [k for k in first if k.casefold() in aliases]
+    assert keys, first
+    for k in keys:
+        first[k] = "1970-01-01 08:00:00"
+    lines[0] = json.dumps(first, ensure_ascii=False)
+    before = cfg.warehouse.stat().st_mtime_ns
+    try:
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        messages: list[str] = []
+        with pytest.raises(RunError, match=f"run for {day} failed"):
+            run_dates(day, day, cfg, echo=messages.append)
+    finally:
+        path.write_bytes(original)
+    log = (cfg.airflow_home / "logs" / "l2c_run" / f"{day}.log").read_text("utf-8", errors="replace")
+    assert "expect_column_values_to_be_between" in log and "occurred_at" in log
+    assert "raw_ma__activities" in log
+    text = "\n".join(messages)
+    assert "check_marts" not in text and "dbt build passed" not in text
+    assert log.count("ContractCheckFailed") >= 1 and "Marking task as UP_FOR_RETRY" not in log
+    assert cfg.warehouse.stat().st_mtime_ns == before  # nothing published
+

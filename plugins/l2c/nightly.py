@@ -103,3 +103,68 @@ def publish_build(context: dict[str, Any]) -> dict[str, Any]:
         "seconds": round(result.seconds, 3),
         "storage_version": result.storage_version,
     }
+
+
+def _check(context: dict[str, Any], stage: str, report) -> dict[str, Any]:
+    from airflow.exceptions import AirflowFailException
+
+    from l2c.quality import ContractCheckFailed, raise_on_failure
+
+    progress(
+        context,
+        stage,
+        f"expectations={report.evaluated} failed={len(report.failed)} data_docs={report.data_docs_index}",
+    )
+    # a failed contract check fails the task: dbt (or publish) never runs on bad data. Bad data
+    # does not heal by retrying: fail without the retries meant for transient errors.
+    try:
+        raise_on_failure(report)
+    except ContractCheckFailed as exc:
+        raise AirflowFailException(str(exc)) from exc
+    return {
+        "checkpoint": report.name,
+        "success": report.success,
+        "evaluated": report.evaluated,
+        "data_docs": str(report.data_docs_index),
+        "seconds": round(report.seconds, 3),
+    }
+
+
+def check_raw_zone(context: dict[str, Any]) -> dict[str, Any]:
+    """Great Expectations checkpoint over the raw partitions the run's loads just wrote."""
+    from l2c.quality import run_raw_checks
+
+    cfg = settings()
+    return _check(context, "check_raw_zone", run_raw_checks(export_date(context, cfg), cfg))
+
+
+def check_marts(context: dict[str, Any]) -> dict[str, Any]:
+    """Great Expectations checkpoint over the build warehouse, before anything is published."""
+    from l2c.quality import run_mart_checks
+
+    cfg = settings()
+    return _check(context, "check_marts", run_mart_checks(cfg.build_warehouse, cfg))
+
+
+def detect_anomalies(context: dict[str, Any]) -> dict[str, Any]:
+    """Run the anomaly detectors, record dq.anomalies; they warn (the callback alerts), never fail."""
+    from l2c.anomalies import run_detectors
+
+    cfg = settings()
+    day = export_date(context, cfg)
+    recorded = run_detectors(cfg.build_warehouse, cfg.raw_dir, day, str(context.get("run_id")))
+    frame = recorded.frame
+    warn = frame[frame["severity"].isin(["warn", "error"])]
+    for row in warn.itertuples():
+        log.warning("anomaly [%s] %s: %s", row.severity, row.check_name, row.message)
+    progress(
+        context,
+        "detect_anomalies",
+        f"anomalies={len(frame)} warn_or_worse={len(warn)} new={len(recorded.new_alerts)}",
+    )
+    return {
+        "anomalies": len(frame),
+        "warn_or_worse": len(warn),
+        "new_alerts": len(recorded.new_alerts),
+        "partition": str(recorded.partition),
+    }

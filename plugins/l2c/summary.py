@@ -25,6 +25,8 @@ class WarehouseSummary:
     #: the last full month and its MQL -> SQL flow rate per region (business_unit = 'ALL')
     last_full_month: str | None = None
     mql_to_sql_by_region: list[RegionRate] = field(default_factory=list)
+    #: dq.anomalies of the published run: (severity, check_name, message), worst first
+    anomalies: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,16 @@ def read_summary(warehouse: Path) -> WarehouseSummary:
                 ).fetchall()
             }
         as_of, monthly, last_month, by_region = _funnel_marts(con)
+        anomalies = []
+        if _has_table(con, "dq", "anomalies"):
+            anomalies = [
+                tuple(r)
+                for r in con.execute(
+                    "select severity, check_name, message from dq.anomalies "
+                    "order by case severity when 'error' then 0 when 'warn' then 1 else 2 end, "
+                    "period_start, check_name, region, business_unit"
+                ).fetchall()
+            ]
     finally:
         con.close()
     return WarehouseSummary(
@@ -102,6 +114,7 @@ def read_summary(warehouse: Path) -> WarehouseSummary:
         monthly_national=monthly,
         last_full_month=last_month,
         mql_to_sql_by_region=by_region,
+        anomalies=anomalies,
     )
 
 
@@ -186,7 +199,19 @@ def render(summary: WarehouseSummary) -> str:
             f"{'ALL':<12}{leads:>9,}{mql:>8,}{sql:>7,}{opps:>7,}{orders:>8,}{float(collected):>16,.2f}"
         )
     lines += _render_funnel_marts(summary)
+    lines += _render_anomalies(summary)
     return "\n".join(lines)
+
+
+def _render_anomalies(summary: WarehouseSummary, shown: int = 30) -> list[str]:
+    lines = ["", f"Anomalies found (dq.anomalies, {len(summary.anomalies)}; they warn, the load went on)"]
+    if not summary.anomalies:
+        return lines + ["  none"]
+    for severity, check, message in summary.anomalies[:shown]:
+        lines.append(f"  [{severity}] {check}: {message}")
+    if len(summary.anomalies) > shown:
+        lines.append(f"  ... and {len(summary.anomalies) - shown} more: select * from dq.anomalies")
+    return lines
 
 
 def _pct(rate: float | None, digits: int = 1) -> str:
