@@ -35,6 +35,17 @@ def retry_delay_seconds() -> int:
     return int(os.environ.get("L2C_RETRY_DELAY_SECONDS", 120))
 
 
+def schedule_cron() -> str | None:
+    """The nightly cron (L2C_SCHEDULE, default ``0 2 * * *`` business time); ``none`` = triggered only.
+
+    ``none`` is for deployments where something else decides when a night runs (an outside
+    scheduler calling the REST API, the stack test): the DAG then has no timetable and runs only
+    when triggered, for the logical date given.
+    """
+    value = os.environ.get("L2C_SCHEDULE", "0 2 * * *").strip()
+    return None if value.lower() in ("", "none", "manual") else value
+
+
 def export_date(context: dict[str, Any], cfg: Settings | None = None) -> date:
     """The export date a run processes: its logical date, read in the business time zone."""
     import pendulum
@@ -91,17 +102,39 @@ def load_source(source: str, context: dict[str, Any]) -> dict[str, Any]:
 
 
 def publish_build(context: dict[str, Any]) -> dict[str, Any]:
+    """Seal the audited build file as a snapshot (with dq.run_log) and swap it onto L2C_WAREHOUSE."""
+    from l2c import runlog
     from l2c.publish import publish
 
     cfg = settings()
-    result = publish(cfg.build_warehouse, cfg.warehouse)
-    progress(context, "publish", f"tables={result.tables} path={result.published}")
+
+    def write_run_log(con, snapshot_id: str) -> None:
+        runlog.mark_published(cfg.raw_dir, context, snapshot_id)
+        runs, stages = runlog.write_tables(con, cfg.raw_dir)
+        log.info("dq.run_log: %d runs, %d task records", runs, stages)
+
+    result = publish(
+        cfg.build_warehouse,
+        cfg.warehouse,
+        export_date=export_date(context, cfg),
+        run_id=str(context.get("run_id")),
+        run_log=write_run_log,
+    )
+    progress(
+        context,
+        "publish",
+        f"snapshot={result.snapshot_id} tables={result.tables} path={result.published}"
+        + (f" pruned={','.join(result.pruned)}" if result.pruned else ""),
+    )
     return {
         "published": str(result.published),
+        "snapshot_id": result.snapshot_id,
+        "snapshot": str(result.snapshot),
         "tables": result.tables,
         "bytes": result.bytes,
         "seconds": round(result.seconds, 3),
         "storage_version": result.storage_version,
+        "marts": result.marts,
     }
 
 
