@@ -37,19 +37,21 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import Asset, CronDataIntervalTimetable, dag, task
 
-from l2c import alerts, nightly
+from l2c import alerts, nightly, runlog
 from l2c.config import settings
 from l2c.orchestration import WRITER_POOL, dbt_task_group, producer_task
+from l2c.sensors import ExportSensor
 
 SETTINGS = settings()
 RAW_MA = Asset("l2c_raw_ma")
 RAW_CRM = Asset("l2c_raw_crm")
 WAREHOUSE = Asset("l2c_warehouse")
+CRON = nightly.schedule_cron()  # L2C_SCHEDULE; None: runs only when triggered
 
 
 @dag(
     dag_id="l2c_nightly",
-    schedule=CronDataIntervalTimetable("0 2 * * *", timezone=SETTINGS.business_tz),
+    schedule=CronDataIntervalTimetable(CRON, timezone=SETTINGS.business_tz) if CRON else None,
     start_date=pendulum.datetime(2024, 1, 1, tz=SETTINGS.business_tz),
     catchup=False,
     max_active_runs=1,
@@ -61,24 +63,24 @@ WAREHOUSE = Asset("l2c_warehouse")
         "retry_delay": timedelta(seconds=nightly.retry_delay_seconds()),
         "retry_exponential_backoff": True,
         "max_retry_delay": timedelta(minutes=30),
-        "on_failure_callback": alerts.task_failure_callback,
+        # every task records itself in dq.run_log; a failure also alerts
+        "on_execute_callback": runlog.on_execute,
+        "on_success_callback": runlog.on_success,
+        "on_retry_callback": runlog.on_retry,
+        "on_failure_callback": [alerts.task_failure_callback, runlog.on_failure],
     },
 )
 def l2c_nightly():
-    waits = {}
-    for source in ("ma", "crm"):
-
-        @task.sensor(
+    waits = {
+        source: ExportSensor(
             task_id=f"wait_for_{source}_export",
-            mode="reschedule",
+            source=source,
             poke_interval=nightly.export_poke_interval(),
             timeout=nightly.export_wait_timeout(),
             retries=0,
         )
-        def wait_for_export(source: str = source, **context) -> bool:
-            return nightly.export_is_complete(source, context)
-
-        waits[source] = wait_for_export()
+        for source in ("ma", "crm")
+    }
 
     @task(task_id="load_ma", outlets=[RAW_MA])
     def load_ma(**context) -> dict:
@@ -102,7 +104,7 @@ def l2c_nightly():
     def check_marts(**context) -> dict:
         return nightly.check_marts(context)
 
-    @task(task_id="detect_anomalies", pool=WRITER_POOL, on_success_callback=alerts.anomaly_callback)
+    @task(task_id="detect_anomalies", pool=WRITER_POOL, on_success_callback=[runlog.on_success, alerts.anomaly_callback])
     def detect_anomalies(**context) -> dict:
         return nightly.detect_anomalies(context)
 

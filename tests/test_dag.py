@@ -97,10 +97,38 @@ def test_nightly_wiring(dagbag):
     # Watchers must not defer: `dags test` would block on one that starts before the producer.
     assert all(t.mode == "reschedule" and not t.deferrable for t in watchers)
 
+    # The export sensors defer to the triggerer (no worker slot while an export is late), give up
+    # after their timeout without retrying, and name the missing files (test_sensors.py).
+    from l2c.sensors import ExportSensor
+
     for sensor_id in ("wait_for_ma_export", "wait_for_crm_export"):
         sensor = dag.get_task(sensor_id)
-        assert sensor.mode == "reschedule"
-        assert timedelta(seconds=sensor.timeout) <= timedelta(hours=24)
+        assert isinstance(sensor, ExportSensor) and sensor.deferrable
+        assert timedelta(seconds=sensor.timeout) <= timedelta(hours=24) and sensor.retries == 0
+
+    # every other task retries with exponential backoff; every task records itself in dq.run_log
+    from l2c import runlog
+
+    load = dag.get_task("load_ma")
+    assert load.retries >= 1 and load.retry_exponential_backoff and load.max_retry_delay
+    for task in dag.tasks:
+        assert runlog.on_execute in _callbacks(task.on_execute_callback), task.task_id
+        assert runlog.on_success in _callbacks(task.on_success_callback), task.task_id
+        assert runlog.on_failure in _callbacks(task.on_failure_callback), task.task_id
+    # data-aware scheduling: the loads produce the raw-zone assets, publish the warehouse asset
+    assert [a.name for a in load.outlets] == ["l2c_raw_ma"]
+    assert [a.name for a in publish.outlets] == ["l2c_warehouse"]
+
+
+def test_schedule_can_be_switched_off_for_externally_triggered_runs(monkeypatch):
+    from l2c.nightly import schedule_cron
+
+    monkeypatch.delenv("L2C_SCHEDULE", raising=False)
+    assert schedule_cron() == "0 2 * * *"
+    monkeypatch.setenv("L2C_SCHEDULE", "none")
+    assert schedule_cron() is None
+    monkeypatch.setenv("L2C_SCHEDULE", "30 1 * * *")
+    assert schedule_cron() == "30 1 * * *"
 
 
 def test_schedule_is_2am_business_time(dagbag):

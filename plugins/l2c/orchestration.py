@@ -20,8 +20,16 @@ from l2c.config import Settings
 #: Every task that writes the DuckDB build file takes the one slot of this pool.
 WRITER_POOL = "l2c_duckdb_writer"
 
-#: How often a per-model watcher task checks the producer's dbt build for its model's status.
-WATCHER_POKE_SECONDS = 5
+def watcher_poke_seconds() -> int:
+    """How often a per-model watcher task re-checks the producer's dbt build (L2C_WATCHER_POKE_SECONDS).
+
+    Default 30 s under the scheduler. Shorter is unsafe there: in reschedule mode the executor's
+    "finished" event of one poke can reach the scheduler after it has already scheduled the next
+    poke, and Airflow 3.3 then fails the task ("finished with state success, but the task
+    instance's state attribute is scheduled"; apache/airflow#71172). The stack test hit it on every
+    run at 5 s on 2 cores. `l2c run` (DAG.test, one task at a time, no executor events) uses 5 s.
+    """
+    return int(os.environ.get("L2C_WATCHER_POKE_SECONDS", 30))
 
 #: Environment the whole stack runs with (Airflow, Cosmos, GX): no telemetry to outside hosts,
 #: no example DAGs.
@@ -114,7 +122,7 @@ def dbt_task_group(settings: Settings, group_id: str = "dbt_build", **task_group
             # slot under the scheduler too, and needs no triggerer.
             task.deferrable = False
             task.mode = "reschedule"
-            task.poke_interval = WATCHER_POKE_SECONDS
+            task.poke_interval = watcher_poke_seconds()
     return group
 
 
