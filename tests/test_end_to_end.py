@@ -12,6 +12,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import subprocess
+import sys
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -48,9 +50,24 @@ def pipeline(tmp_path_factory, monkeypatch_module):
     first = result.full_export_date
     days = [first + timedelta(days=i) for i in range(RUN_DAYS)]
     messages: list[str] = []
-    runs = run_dates(days[0], days[-1], cfg, echo=messages.append)
+    # a BI-like reader queries the published marts in a loop, in its own process, while the three
+    # nights publish (test_reader_saw_only_complete_snapshots)
+    stop = base / "reader.stop"
+    reader = subprocess.Popen(
+        [sys.executable, str(Path(__file__).parent / "fixtures" / "mart_reader.py"),
+         str(cfg.warehouse), str(_reader_log(cfg)), str(stop)],
+    )
+    try:
+        runs = run_dates(days[0], days[-1], cfg, echo=messages.append)
+    finally:
+        stop.touch()
+        reader.wait(timeout=120)
     print("\n".join(messages))
     return cfg, days, runs, messages
+
+
+def _reader_log(cfg) -> Path:
+    return cfg.warehouse.parent.parent / "reader.jsonl"
 
 
 @pytest.fixture(scope="module")
@@ -204,27 +221,124 @@ def test_quarantine_is_exactly_the_broken_rows(pipeline):
     assert files == RUN_DAYS * len(schema.ENTITIES)
 
 
-def test_rerunning_a_date_is_idempotent(pipeline):
-    """Running the last date again replaces its partitions: the warehouse is unchanged."""
-    from l2c.runner import run_dates
+def test_reader_saw_only_complete_snapshots(pipeline):
+    """A reader in another process, querying the marts in a loop while three nights published, saw
+    no error, and every read was one complete published snapshot: its marts' row counts and
+    checksums equal that snapshot's manifest, never a mixture of two runs."""
+    from l2c.publish import list_snapshots
 
     cfg, days, _, _ = pipeline
-    def snapshot() -> dict[str, int]:
-        con = duckdb.connect(str(cfg.warehouse), read_only=True)
-        try:
-            tables = con.execute(
-                "select table_schema || '.' || table_name from information_schema.tables "
-                "where table_schema in ('staging', 'dq') order by 1"
-            ).fetchall()
-            return {t: con.execute(f"select count(*) from {t}").fetchone()[0] for (t,) in tables}
-        finally:
-            con.close()
+    reads = [json.loads(line) for line in _reader_log(cfg).read_text().splitlines()]
+    errors = [r for r in reads if not r["ok"]]
+    assert not errors, errors[:3]
+    seen = [r for r in reads if not r.get("absent")]
+    assert all(r["consistent"] for r in seen), [r for r in seen if not r["consistent"]][:1]
+    manifests = {s.id: s.manifest for s in list_snapshots(cfg.warehouse)}
+    published = [s for s in manifests.values() if s["export_date"] in {d.isoformat() for d in days}]
+    assert len(published) == RUN_DAYS
+    for r in seen:
+        assert r["snapshot_id"] in manifests, r["snapshot_id"]
+        assert r["marts"] == manifests[r["snapshot_id"]]["marts"]
+    # the reader was there before the first publish and read at least two different snapshots
+    # while the nights ran (each night takes tens of seconds; a read well under one)
+    assert reads[0].get("absent")
+    assert len({r["snapshot_id"] for r in seen}) >= 2, len(seen)
 
-    before = snapshot()
-    runs = run_dates(days[-1], days[-1], cfg, echo=lambda m: None)
-    assert runs[0].ok
-    assert snapshot() == before
+
+def test_run_log_records_every_night_and_stage(pipeline):
+    """dq.run_log in the published warehouse: each night, each stage's status and timing, its snapshot."""
+    from l2c.publish import current_snapshot, list_snapshots
+    from l2c.runlog import STAGES
+
+    cfg, days, _, _ = pipeline
+    con = duckdb.connect(str(cfg.warehouse), read_only=True)
+    try:
+        runs = con.execute("select * from dq.run_log order by started_at").df()
+        stages = con.execute("select * from dq.run_log_stages").df()
+        (published_id,) = con.execute("select distinct snapshot_id from dq.snapshot").fetchone()
+    finally:
+        con.close()
+    runs["export_date"] = runs["export_date"].dt.strftime("%Y-%m-%d")
+    mine = runs[runs["export_date"].isin([d.isoformat() for d in days])].head(RUN_DAYS)
+    assert list(mine["export_date"]) == [d.isoformat() for d in days]
+    assert set(mine["status"]) == {"success"} and mine["failed_stage"].isna().all()
+    for stage in STAGES:
+        assert set(mine[f"{stage}_status"]) == {"success"}, stage
+        assert (mine[f"{stage}_seconds"] >= 0).all(), stage
+    assert (mine["dbt_build_seconds"] > 1).all()
+    # a night's duration covers its stages
+    assert (mine["seconds"] >= mine["dbt_build_seconds"]).all()
+    snapshots = {s.id: s for s in list_snapshots(cfg.warehouse)}
+    for row in mine.itertuples():
+        assert snapshots[row.published_snapshot].export_date == row.export_date
+        assert snapshots[row.published_snapshot].manifest["run_id"] == row.run_id
+    assert published_id == current_snapshot(cfg.warehouse)
+    # one record per task of the run (the dbt group's per-model tasks under dbt_build), no strays
+    per_run = stages[stages["run_id"].isin(mine["run_id"])].groupby("run_id")["task_id"].nunique()
+    assert per_run.nunique() == 1 and per_run.iloc[0] > 10
+    assert stages["run_id"].isin(runs["run_id"]).all()
+
+
+def _mart_checksums(cfg) -> dict:
+    from l2c.publish import file_checksums
+
+    return file_checksums(cfg.warehouse)
+
+
+def _counts(cfg) -> dict[str, int]:
+    con = duckdb.connect(str(cfg.warehouse), read_only=True)
+    try:
+        tables = con.execute(
+            "select table_schema || '.' || table_name from information_schema.tables "
+            "where table_schema in ('staging', 'dq') and table_name not in ('snapshot', 'run_log', 'run_log_stages') "
+            "order by 1"
+        ).fetchall()
+        return {t: con.execute(f"select count(*) from {t}").fetchone()[0] for (t,) in tables}
+    finally:
+        con.close()
+
+
+#: Marts that record what each night computed (incremental; older dates keep their night's
+#: scores, like a dbt snapshot): identical on every re-run, but a function of the order in which
+#: nights were *first* built, so a from-scratch run in another order differs (README, Data engineers).
+NIGHTLY_HISTORY_MARTS = {"marts.fct_lead_scores_daily", "marts.fct_lead_score_profile"}
+
+
+def test_runs_are_deterministic_rerun_and_in_another_order(pipeline, tmp_path):
+    """Re-running the range in another order gives byte-identical marts (a checksum per mart over
+    its sorted rows) and replaces rows, never duplicates them; running the dates from scratch in
+    another order gives the same marts, but for the nightly score history."""
+    import dataclasses
+
+    from l2c.runner import run_days
+
+    cfg, days, _, _ = pipeline
+    first = _mart_checksums(cfg)
+    counts = _counts(cfg)
+    assert len(first) >= 10 and all(v["rows"] > 0 for v in first.values())
+    assert NIGHTLY_HISTORY_MARTS <= set(first)
+
+    order = [days[-1], *days[:-1]]
+    runs = run_days(order, cfg, echo=lambda m: None)
+    assert [r.export_date for r in runs] == order and all(r.ok for r in runs)
+    again = _mart_checksums(cfg)
+    assert sorted(k for k in first if again.get(k) != first[k]) == [] and again == first
+    assert _counts(cfg) == counts
     assert len(list((cfg.raw_dir / "ma" / "leads").iterdir())) == RUN_DAYS
+
+    # the same exports into an empty raw zone and warehouse, last date first
+    fresh = dataclasses.replace(
+        cfg,
+        raw_dir=tmp_path / "raw",
+        warehouse=tmp_path / "warehouse" / cfg.warehouse.name,
+        build_warehouse=tmp_path / "warehouse" / "build" / cfg.warehouse.name,
+    )
+    runs = run_days(order, fresh, echo=lambda m: None)
+    assert [r.export_date for r in runs] == order and all(r.ok for r in runs)
+    other = _mart_checksums(fresh)
+    assert set(other) == set(first)
+    differ = sorted(k for k in first if other[k] != first[k])
+    assert set(differ) <= NIGHTLY_HISTORY_MARTS, f"marts differ after running {order} from scratch: {differ}"
 
 
 def test_demo_summary_reads_the_published_marts(pipeline):

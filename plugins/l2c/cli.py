@@ -4,7 +4,9 @@
     l2c demo run        what `make demo` runs: generate, run the nightly DAG for 8 dates, summarise
     l2c load            load one export date into the raw zone (no Airflow)
     l2c run             run the l2c_nightly DAG through Airflow for each date of a range
-    l2c publish         publish the build warehouse to the file readers open
+    l2c publish         publish the build warehouse (--list snapshots, --rollback [--to ID])
+    l2c runs            the run log: status and stage timings of the latest nightly runs
+    l2c stack up        the docker-compose Airflow services as local processes (no Docker)
     l2c summary         print what the published warehouse holds
     l2c dq detect       run the anomaly detectors on the build warehouse (no Airflow)
     l2c dq evaluate     precision and recall of the detectors on labelled demo worlds
@@ -132,6 +134,10 @@ def demo_run(leads: int, seed: int, days: int) -> None:
 
     _echo(f"Data Docs (Great Expectations): {data_docs_dir(cfg) / 'index.html'}")
     _echo("Anomalies found:               select * from dq.anomalies  (README, Data quality)")
+    from l2c.publish import snapshot_dir
+
+    _echo("Run log (stage status/timing): select * from dq.run_log   or   l2c runs")
+    _echo(f"Published snapshots (rollback): {snapshot_dir(cfg.warehouse)}   l2c publish --list / --rollback")
 
 
 @main.command("load")
@@ -174,13 +180,128 @@ def run_cmd(start: date, end: date, keep_going: bool) -> None:
 
 
 @main.command("publish")
-def publish_cmd() -> None:
-    """Publish the build warehouse onto L2C_WAREHOUSE by atomic rename."""
-    from l2c.publish import publish
+@click.option("--rollback", is_flag=True, help="Publish the snapshot before the current one again.")
+@click.option("--to", "to", metavar="SNAPSHOT_ID", help="With --rollback: the snapshot to publish again.")
+@click.option("--list", "list_", is_flag=True, help="List the kept snapshots (newest last) and exit.")
+def publish_cmd(rollback: bool, to: str | None, list_: bool) -> None:
+    """Publish the audited build warehouse onto L2C_WAREHOUSE, list snapshots, or roll back.
+
+    Publishing seals the build file as a new snapshot (kept: the newest L2C_SNAPSHOTS_KEEP, default
+    7) and renames a copy onto the published path; readers never see a partial file. --rollback
+    puts the previous snapshot (or --to ID) back the same way. It holds until the next night
+    publishes: pause the DAG (`airflow dags pause l2c_nightly`) while the cause is fixed.
+    """
+    from l2c import runlog
+    from l2c.publish import PublishError, current_snapshot, list_snapshots, publish
+    from l2c.publish import rollback as do_rollback
 
     cfg = settings()
-    result = publish(cfg.build_warehouse, cfg.warehouse)
-    _echo(f"published {result.tables} tables to {result.published} ({result.bytes / 1e6:.1f} MB)")
+    if to and not rollback:
+        raise click.UsageError("--to goes with --rollback")
+    if list_:
+        current = current_snapshot(cfg.warehouse)
+        snaps = list_snapshots(cfg.warehouse)
+        if not snaps:
+            _echo(f"no snapshots yet for {cfg.warehouse}")
+        for snap in snaps:
+            marker = "*" if snap.id == current else " "
+            rows = snap.manifest["marts"].get("marts.fct_lead_to_cash", {}).get("rows")
+            _echo(f"{marker} {snap.id}  export_date={snap.export_date}  published_at={snap.published_at}"
+                  f"  fct_lead_to_cash={rows}")
+        return
+    try:
+        if rollback:
+            before = current_snapshot(cfg.warehouse)
+            snap = do_rollback(cfg.warehouse, to=to)
+            _echo(f"rolled back {cfg.warehouse}: {before} -> {snap.id} (export date {snap.export_date})")
+            return
+        result = publish(cfg.build_warehouse, cfg.warehouse,
+                         run_log=lambda con, _id: runlog.write_tables(con, cfg.raw_dir))
+    except (PublishError, FileNotFoundError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    _echo(f"published snapshot {result.snapshot_id}: {result.tables} tables to {result.published} "
+          f"({result.bytes / 1e6:.1f} MB)")
+
+
+@main.command("runs")
+@click.option("--last", default=10, show_default=True, help="How many of the latest runs to show.")
+def runs_cmd(last: int) -> None:
+    """The run log: status and stage timings of the latest nightly runs (also failed or running ones)."""
+    import pandas as pd
+
+    from l2c.runlog import STAGES, read_stages, summarize
+
+    cfg = settings()
+    runs = summarize(read_stages(cfg.raw_dir)).tail(last)
+    if runs.empty:
+        _echo(f"no runs recorded under {cfg.raw_dir / '_dq' / 'run_log'}")
+        return
+    short = {"wait_for_exports": "wait", "check_raw_zone": "raw_gx", "check_marts": "mart_gx",
+             "detect_anomalies": "anomalies"}
+    _echo(f"{'export_date':<11} {'status':<8} {'total':>7}  " + " ".join(f"{short.get(s, s):>9}" for s in STAGES)
+          + "  snapshot / failed stage")
+    def cell(status, seconds) -> str:
+        if pd.isna(status):
+            return "-"
+        if status == "success" and pd.notna(seconds):
+            return f"{seconds:.0f}s"
+        return status
+
+    for row in runs.itertuples():
+        cells = " ".join(f"{cell(getattr(row, f'{s}_status'), getattr(row, f'{s}_seconds')):>9}" for s in STAGES)
+        total = f"{row.seconds:.0f}s" if pd.notna(row.seconds) else "-"
+        tail = row.failed_stage if row.status == "failed" else (row.published_snapshot or "")
+        _echo(f"{str(row.export_date):<11} {row.status:<8} {total:>7}  {cells}  {tail}")
+
+
+@main.group()
+def stack() -> None:
+    """The docker-compose Airflow services as plain local processes (no Docker needed)."""
+
+
+@stack.command("up")
+@click.option("--dir", "base_dir", type=click.Path(path_type=Path), default=None,
+              help="Where the stack keeps AIRFLOW_HOME, its data/ (landing, raw, warehouse) and logs "
+                   "[default: data/stack].")
+@click.option("--port", type=int, default=8080, show_default=True, help="api-server port (127.0.0.1).")
+@click.option("--parallelism", type=int, default=3, show_default=True)
+def stack_up(base_dir: Path | None, port: int, parallelism: int) -> None:
+    """Start api-server, scheduler, dag-processor and triggerer as in docker-compose.yml; Ctrl-C stops.
+
+    Uses a fresh database on the local PostgreSQL (L2C_PG_HOST/PORT/USER; dropped on stop). Put
+    exports into <dir>/data/landing/<source>/<date>/ and trigger l2c_nightly from the UI or the
+    REST API. L2C_SCHEDULE is `none` here: runs start only when triggered.
+    """
+    import signal as _signal
+
+    from l2c.stack import LocalStack, StackError
+
+    cfg = settings()
+    base = (base_dir or cfg.home / "data" / "stack").resolve()
+    local = LocalStack(base, parallelism=parallelism, api_port=port, echo=_echo)
+    try:
+        local.start()
+    except StackError as exc:
+        raise click.ClickException(str(exc)) from None
+    user, password = local.admin()
+    _echo(f"Airflow UI and REST API: {local.url}   user {user}, password {password}")
+    _echo(f"metadata database {local.database}; exports into {local.data_dir / 'landing'}")
+    _echo(f"service logs in {local.logs_dir}; task logs in {local.data_dir / 'airflow' / 'logs'}")
+    _echo("Ctrl-C stops every process and drops the database.")
+    stop = []
+    _signal.signal(_signal.SIGTERM, lambda *_: stop.append(1))
+    try:
+        while not stop:
+            local.check_services()
+            time.sleep(2)
+    except KeyboardInterrupt:
+        pass
+    except StackError as exc:
+        _echo(str(exc))
+    finally:
+        left = local.stop()
+    if left:
+        raise click.ClickException(f"processes still alive after stop: {left}")
 
 
 @main.command("summary")

@@ -53,6 +53,9 @@ def airflow_env(cfg: Settings | None = None) -> dict[str, str]:
     # `airflow dags test` honours retry delays by sleeping in the foreground: a run started by hand
     # retries quickly (the scheduler's nightly runs keep the DAG's defaults).
     env.setdefault("L2C_RETRY_DELAY_SECONDS", "5")
+    # DAG.test runs one task at a time and reports no executor events: the short watcher poke that
+    # is unsafe under a scheduler (orchestration.watcher_poke_seconds) is safe and faster here.
+    env.setdefault("L2C_WATCHER_POKE_SECONDS", "5")
     env.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(cfg.home / "dags"))
     env.setdefault("AIRFLOW__CORE__PLUGINS_FOLDER", str(cfg.home / "plugins"))
     bindir = str(Path(sys.executable).parent)
@@ -127,11 +130,20 @@ def run_dates(
     """Run the DAG for every export date from start to end (inclusive), in order."""
     if end < start:
         raise ValueError(f"--end {end} is before --start {start}")
+    return run_days(list(_dates(start, end)), cfg, echo, stop_on_failure)
+
+
+def run_days(
+    days: list[date],
+    cfg: Settings | None = None,
+    echo: Callable[[str], None] = print,
+    stop_on_failure: bool = True,
+) -> list[DateRun]:
+    """Run the DAG for each export date of ``days``, in the order given."""
     cfg = cfg or settings()
     env = prepare(cfg, echo)
     log_dir = cfg.airflow_home / "logs" / "l2c_run"
     log_dir.mkdir(parents=True, exist_ok=True)
-    days = list(_dates(start, end))
     results = run_nights(days, cfg, env, log_dir, echo, stop_on_failure)
     failed = [r for r in results if not r.ok]
     if failed and stop_on_failure:
