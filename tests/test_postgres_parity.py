@@ -46,6 +46,7 @@ import pandas as pd
 import psycopg
 import pyarrow.parquet as pq
 import pytest
+from fixtures.pg import admin_dsn, require_postgres
 from fixtures.raw_zone import build_raw_zone, raw_columns, write_parquet
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
@@ -76,21 +77,11 @@ WORLD = {"leads": 2000, "start": dt.date(2024, 7, 1), "end": dt.date(2025, 6, 30
 
 
 def _admin_dsn() -> str:
-    return pg_dsn_from_env(dbname="postgres")
+    return admin_dsn()
 
 
 def _require_postgres() -> str:
-    dsn = _admin_dsn()
-    try:
-        psycopg.connect(dsn, connect_timeout=5).close()
-    except psycopg.OperationalError as err:
-        pytest.fail(
-            f"PostgreSQL is required for these tests and is not reachable ({dsn}): {err}\n"
-            "Start the local server: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start "
-            "(CI: .ci/run does it), or point L2C_PG_HOST/PORT/USER/PASSWORD at one.",
-            pytrace=False,
-        )
-    return dsn
+    return require_postgres()
 
 
 @contextmanager
