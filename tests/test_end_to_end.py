@@ -413,6 +413,12 @@ def test_a_night_without_its_export_fails_and_stops_the_range(pipeline, monkeypa
     failed = {m["task_id"]: m for path, m in received if m["kind"] == "task_failed"}
     assert set(failed) == {"wait_for_ma_export", "wait_for_crm_export"}, failed
     assert failed["wait_for_ma_export"]["export_date"] == str(missing)
+    # the deferred sensor gave up with the missing export named, and the run log has the night
+    assert f"the MA export of {missing} did not arrive within 3 s" in failed["wait_for_ma_export"]["summary"]
+    from l2c.runlog import read_stages, summarize
+
+    night = summarize(read_stages(cfg.raw_dir)).query("export_date == @missing")
+    assert list(night["status"]) == ["failed"] and list(night["failed_stage"]) == ["wait_for_exports"]
     assert "published warehouse is unchanged" in failed["wait_for_ma_export"]["summary"]
 
 

@@ -154,3 +154,31 @@ def test_names_must_match_build_must_exist_and_failures_leave_no_trace(paths, tm
     with pytest.raises(PublishError, match="nothing has been published"):
         rollback(published)
     assert file_checksums(publish(build, published).snapshot)["marts.t"]["rows"] == 5
+
+
+def test_cli_publishes_lists_and_rolls_back(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from l2c.cli import main
+
+    published = tmp_path / "wh" / "l2c.duckdb"
+    build = tmp_path / "wh" / "build" / "l2c.duckdb"
+    monkeypatch.setenv("L2C_WAREHOUSE", str(published))
+    monkeypatch.delenv("L2C_BUILD_WAREHOUSE", raising=False)
+    monkeypatch.delenv("L2C_SNAPSHOT_DIR", raising=False)
+    monkeypatch.setenv("L2C_RAW_DIR", str(tmp_path / "raw"))
+    runner = CliRunner()
+    ids = []
+    for rows in (2, 5):
+        _build(build, rows)
+        result = runner.invoke(main, ["publish"])
+        assert result.exit_code == 0, result.output
+        ids.append(result.output.split("published snapshot ")[1].split(":")[0])
+    listed = runner.invoke(main, ["publish", "--list"]).output.splitlines()
+    assert [line[2:].split()[0] for line in listed] == ids  # "* " marks the published one
+    assert listed[-1].startswith("* ")
+    result = runner.invoke(main, ["publish", "--rollback"])
+    assert result.exit_code == 0 and f"-> {ids[0]}" in result.output and _count(published) == 2
+    result = runner.invoke(main, ["publish", "--rollback"])
+    assert result.exit_code != 0 and "oldest kept snapshot" in result.output
+    assert runner.invoke(main, ["publish", "--to", ids[1]]).exit_code != 0  # --to needs --rollback

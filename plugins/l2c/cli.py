@@ -283,14 +283,14 @@ def stack_up(base_dir: Path | None, port: int, parallelism: int) -> None:
         local.start()
     except StackError as exc:
         raise click.ClickException(str(exc)) from None
-    user, password = local.admin()
-    _echo(f"Airflow UI and REST API: {local.url}   user {user}, password {password}")
-    _echo(f"metadata database {local.database}; exports into {local.data_dir / 'landing'}")
-    _echo(f"service logs in {local.logs_dir}; task logs in {local.data_dir / 'airflow' / 'logs'}")
-    _echo("Ctrl-C stops every process and drops the database.")
     stop = []
     _signal.signal(_signal.SIGTERM, lambda *_: stop.append(1))
     try:
+        user, password = local.admin
+        _echo(f"Airflow UI and REST API: {local.url}   user {user}, password {password}")
+        _echo(f"metadata database {local.database}; exports into {local.data_dir / 'landing'}")
+        _echo(f"service logs in {local.logs_dir}; task logs in {local.data_dir / 'airflow' / 'logs'}")
+        _echo("Ctrl-C stops every process and drops the database.")
         while not stop:
             local.check_services()
             time.sleep(2)
