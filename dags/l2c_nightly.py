@@ -6,8 +6,9 @@ for 2025-03-14 processes the MA and CRM exports that landed in `landing/<source>
 The timetable is a cron *data interval* (`0 2 * * *` Asia/Shanghai): the run covering
 2025-03-14 02:00 → 2025-03-15 02:00 starts at 02:00 on the 15th, once the day's exports are in.
 
-1. `wait_for_<source>_export` — sensors (reschedule mode) until every entity file of the export is
-   present; they time out with a message naming the missing files.
+1. `wait_for_<source>_export` — sensors until every entity file of the export is present; they
+   defer to the triggerer (reschedule mode with `L2C_SENSOR_DEFERRABLE=false`) and time out
+   without retrying, naming the folder and the missing files.
 2. `load_ma`, `load_crm` — in parallel: map headers, type values, write the raw zone (Parquet)
    and quarantine; re-running a date replaces that date's partitions.
 3. `check_raw_zone` — Great Expectations checkpoint `l2c_raw` over the partitions just loaded
@@ -21,12 +22,16 @@ The timetable is a cron *data interval* (`0 2 * * *` Asia/Shanghai): the run cov
    drops, duplicate surges, UNKNOWN-region surges into `dq.anomalies`. Anomalies warn, they never
    fail the load; new ones of severity >= warn are alerted by the task's success callback (log, and
    the `l2c_alerts` HTTP connection when it exists).
-7. `publish` — copy the build warehouse onto the published file by atomic rename, only when all of
-   the above passed.
+7. `publish` — seal the build warehouse as a snapshot (with `dq.run_log` and `dq.snapshot`: row
+   counts and checksums of every mart) and rename a copy onto the published file, only when all of
+   the above passed; the newest 7 snapshots are kept for `l2c publish --rollback`.
+
+Every task records its start, end and status in the run log (task callbacks; `l2c runs`) and alerts
+through the `l2c_alerts` connection when it fails. Retries back off exponentially.
 
 `catchup=False` on purpose: a first deployment must not launch a run for every day since
 `start_date`. History is loaded explicitly with `l2c run --start … --end …` (or
-`airflow backfill create`), which runs the same DAG for each date in order.
+`airflow backfill create --max-active-runs 1`), which runs the same DAG for each date in order.
 Tasks that write the DuckDB build file share the one-slot pool `l2c_duckdb_writer`.
 """
 
