@@ -26,15 +26,17 @@ $(BIN)/python:
 $(BIN)/uv: | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
 
-$(VENV)/.installed: requirements.lock pyproject.toml | $(BIN)/uv
-	$(BIN)/uv pip install --quiet --python $(BIN)/python --require-hashes -r requirements.lock
-	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+# requirements-dev.lock = the runtime lock (requirements.lock, all the production image installs)
+# plus the `dev` extra: demo, tests, linters. Two editable packages: l2c (plugins/) and l2c-dev (dev/).
+$(VENV)/.installed: requirements-dev.lock pyproject.toml dev/pyproject.toml | $(BIN)/uv
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --require-hashes -r requirements-dev.lock
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e . -e dev
 	touch $@
 
 install: $(VENV)/.installed
 
 demo: install
-	$(BIN)/l2c demo run
+	$(BIN)/l2c-dev demo run
 
 test: install
 	$(BIN)/python -m pytest
@@ -43,9 +45,12 @@ lint: install
 	$(BIN)/ruff check plugins dags tests bench
 	$(BIN)/ruff check --select AIR3 dags
 
+# The dev lock is resolved first; the runtime lock is resolved under it as a constraint, so every
+# package the image installs has the same version the tests ran with (tests/test_lock.py checks).
+LOCK_FLAGS := --generate-hashes --universal --python-version 3.11 --quiet
 lock: | $(BIN)/uv
-	$(BIN)/uv pip compile pyproject.toml --extra dev --generate-hashes --universal \
-		--python-version 3.11 --quiet -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml --extra dev $(LOCK_FLAGS) -o requirements-dev.lock
+	$(BIN)/uv pip compile pyproject.toml -c requirements-dev.lock $(LOCK_FLAGS) -o requirements.lock
 
 # Benchmarks, not tests: work data under data/bench/ (reused between runs; pass --fresh through
 # BENCH_MARTS_ARGS / BENCH_LOADER_ARGS to rebuild it). The loader bench only reports (exit 0); the

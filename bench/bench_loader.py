@@ -82,7 +82,7 @@ def read_state(work: Path) -> dict:
 def build_export(args: argparse.Namespace, work: Path, cfg) -> Path:
     """Write ``<landing>/ma/<EXPORT_DATE>/leads.csv`` with ``args.rows`` rows (reused if present)."""
     from l2c import schema
-    from l2c.demo import generate
+    from l2c_dev.demo import generate
 
     params = {"rows": args.rows, "source_leads": args.source_leads, "seed": args.seed}
     folder = cfg.landing_dir / "ma" / EXPORT_DATE.isoformat()
@@ -157,7 +157,7 @@ class LoaderRun:
 
 
 def time_loader(cfg) -> LoaderRun:
-    from l2c.load import load_export
+    from l2c.ingest.load import load_export
 
     shutil.rmtree(cfg.raw_dir, ignore_errors=True)  # every run writes the same, fresh partitions
     started = time.perf_counter()

@@ -2,9 +2,9 @@
 
 Steps (each prints progress as it goes):
 
-1. generate the demo world (``l2c.demo.generate``) into ``<work>/landing`` — reused on later runs
+1. generate the demo world (``l2c_dev.demo.generate``) into ``<work>/landing`` — reused on later runs
    when the arguments match (``--fresh`` regenerates);
-2. load every export date of both sources into ``<work>/raw`` (``l2c.load.load_export``) — reused
+2. load every export date of both sources into ``<work>/raw`` (``l2c.ingest.load.load_export``) — reused
    together with the world;
 3. ``dbt build`` of everything upstream of the funnel marts into a fresh ``<work>/warehouse`` file
    (models and their tests, the funnel models excluded), timed once;
@@ -101,8 +101,8 @@ def write_state(work: Path, state: dict) -> None:
 def prepare_world(args: argparse.Namespace, work: Path, cfg) -> dict:
     """Generate the world and load it into the raw zone, unless the work dir already holds both."""
     from l2c import schema
-    from l2c.demo import generate
-    from l2c.load import load_export
+    from l2c_dev.demo import generate
+    from l2c.ingest.load import load_export
 
     params = {
         "leads": args.leads,
@@ -195,7 +195,7 @@ class DbtRun:
 
 
 def run_dbt(cfg, work: Path, verb: str, selection: list[str], label: str) -> DbtRun:
-    from l2c.orchestration import dbt_executable
+    from l2c.airflow.cosmos import dbt_executable
 
     target = work / "dbt" / "target"
     env = {

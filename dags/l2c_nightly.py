@@ -30,7 +30,7 @@ Every task records its start, end and status in the run log (task callbacks; `l2
 through the `l2c_alerts` connection when it fails. Retries back off exponentially.
 
 `catchup=False` on purpose: a first deployment must not launch a run for every day since
-`start_date`. History is loaded explicitly with `l2c run --start … --end …` (or
+`start_date`. History is loaded explicitly with `l2c-dev run --start … --end …` (or
 `airflow backfill create --max-active-runs 1`), which runs the same DAG for each date in order.
 Tasks that write the DuckDB build file share the one-slot pool `l2c_duckdb_writer`.
 """
@@ -42,10 +42,10 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import Asset, CronDataIntervalTimetable, dag, task
 
-from l2c import alerts, nightly, runlog
+from l2c.airflow import alerts, nightly, runlog
 from l2c.config import settings
-from l2c.orchestration import WRITER_POOL, dbt_task_group, producer_task
-from l2c.sensors import ExportSensor
+from l2c.airflow.cosmos import WRITER_POOL, dbt_task_group, producer_task
+from l2c.airflow.sensors import ExportSensor
 
 SETTINGS = settings()
 RAW_MA = Asset("l2c_raw_ma")

@@ -4,7 +4,7 @@
     .venv/bin/python expectations/author.py --out DIR  # write a context elsewhere (to diff it)
 
 The suites, validation definitions and checkpoints are committed JSON files that
-``l2c.quality`` loads at run time; nothing is created on the fly. This script is only how they
+``l2c.quality.checks`` loads at run time; nothing is created on the fly. This script is only how they
 were written: the raw-zone suites follow the input contract in ``plugins/l2c/schema.py``
 (columns, logical types, keys, accepted values), the mart suites follow the dbt model yml files.
 After changing either, re-run it and commit the diff (``tests/test_gx.py`` fails when a raw suite
@@ -30,7 +30,7 @@ from great_expectations.checkpoint import UpdateDataDocsAction  # noqa: E402
 from great_expectations.expectations.row_conditions import Column  # noqa: E402
 
 from l2c import schema  # noqa: E402
-from l2c.quality import (  # noqa: E402
+from l2c.quality.checks import (  # noqa: E402
     DATA_DOCS_SITE,
     LATEST_FLAG,
     MART_CHECKPOINT,
@@ -48,14 +48,14 @@ TS_FLOOR = "2000-01-01T00:00:00"
 
 GREAT_EXPECTATIONS_YML = """\
 # GX Core 1.x file data context of l2c, written by expectations/author.py (see expectations/README.md).
-# Paths in ${...} are substituted when l2c.quality loads the context (runtime_environment, from
+# Paths in ${...} are substituted when l2c.quality.checks loads the context (runtime_environment, from
 # L2C_DATA_DOCS_DIR / L2C_GX_RESULTS_DIR or their defaults under <L2C_HOME>/data/dq/), so nothing a
 # run generates lands in this folder.
 config_version: 4.0
 analytics_enabled: false
 plugins_directory:
 # Defaults of the ${...} variables, relative to this folder (= <repo>/data/dq/...); environment
-# variables and l2c.quality's runtime_environment take precedence. No secrets in it: committed.
+# variables and l2c.quality.checks's runtime_environment take precedence. No secrets in it: committed.
 config_variables_file_path: config_variables.yml
 progress_bars:
   globally: false
@@ -108,7 +108,7 @@ data_docs_sites:
 
 CONFIG_VARIABLES_YML = """\
 # Defaults for the ${...} paths of great_expectations.yml when the context is opened without
-# l2c.quality (e.g. gx.get_context(mode="file", project_root_dir="expectations")). Relative to
+# l2c.quality.checks (e.g. gx.get_context(mode="file", project_root_dir="expectations")). Relative to
 # expectations/gx/, i.e. <repo>/data/dq/ (git-ignored). Environment variables of the same name win.
 L2C_DATA_DOCS_DIR: ../../data/dq/data_docs
 L2C_GX_RESULTS_DIR: ../../data/dq/gx/validations
@@ -154,7 +154,7 @@ def raw_expectations(entity: schema.Entity) -> list:
             if entity.version_column
             else "every row (no change timestamp: the latest export wins)"
         )
-        + f". `{LATEST_FLAG}` marks those rows (computed by l2c.quality). Two different rows for one "
+        + f". `{LATEST_FLAG}` marks those rows (computed by l2c.quality.checks). Two different rows for one "
         "key and version would leave staging's pick to line order."
     )
     if len(entity.key) == 1:
@@ -338,7 +338,7 @@ def mart_suites() -> dict[str, tuple[str, list]]:
 
 
 def reconciliation_expectations() -> list:
-    """Expectations on the one-row frame l2c.quality computes from the raw zone and the warehouse."""
+    """Expectations on the one-row frame l2c.quality.checks computes from the raw zone and the warehouse."""
     ex: list = []
     for source, name in schema.ENTITIES:
         ex.append(

@@ -45,9 +45,10 @@ def repo() -> Path:
 
 @pytest.fixture(scope="session")
 def dbt_manifest() -> Path:
-    """`dbt parse` once per session, as `l2c run` does before running the DAG."""
+    """`dbt parse` once per session, as `l2c-dev run` does before running the DAG."""
+    from l2c_dev.runner import airflow_env, dbt_parse
+
     from l2c.config import settings
-    from l2c.runner import airflow_env, dbt_parse
 
     cfg = settings()
     return dbt_parse(cfg, airflow_env(cfg))

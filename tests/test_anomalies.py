@@ -1,8 +1,8 @@
-"""Anomaly detectors (plugins/l2c/anomalies): their tests, calendar and baselines, how a run is
+"""Anomaly detectors (plugins/l2c/quality/anomalies): their tests, calendar and baselines, how a run is
 recorded and alerted, and the goals of the data-quality issue on labelled worlds.
 
 The labels come from the demo generator (``_labels/anomalies.csv``: what it injected), never from
-the detectors; the evaluation uses the same harness as ``l2c dq evaluate``.
+the detectors; the evaluation uses the same harness as ``l2c-dev evaluate``.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import duckdb
 import pandas as pd
 import pytest
 
-from l2c.anomalies import core, month_end
-from l2c.anomalies.core import Calendar, binom_sf, poisson_sf
+from l2c.quality.anomalies import core, month_end
+from l2c.quality.anomalies.core import Calendar, binom_sf, poisson_sf
 
 EVAL_SEED = 2
 EVAL_LEADS = 300_000
@@ -120,7 +120,7 @@ def test_month_end_minimum_volume(calendar):
 @pytest.fixture(scope="module")
 def evaluation(tmp_path_factory):
     """Seed EVAL_SEED, two years, with its labelled anomalies and as a clean world."""
-    from l2c.anomalies.evaluate import default_period, evaluate_world
+    from l2c_dev.evaluate import default_period, evaluate_world
 
     start, end = default_period(2)
     base = tmp_path_factory.mktemp("dq-eval")
@@ -130,7 +130,7 @@ def evaluation(tmp_path_factory):
 
 
 def test_goals_on_a_labelled_two_year_world(evaluation):
-    from l2c.anomalies.evaluate import table
+    from l2c_dev.evaluate import table
 
     dirty, clean = evaluation
     text, ok = table([dirty, clean])
@@ -167,8 +167,9 @@ def test_missing_export_and_duplicate_surge_name_the_file(evaluation):
 
 def test_spring_festival_2024_catch_up_is_flagged_and_named(tmp_path):
     """Seed 003: conversions due before Spring Festival 2024 recorded in the week of 2024-02-05."""
-    from l2c.anomalies import detect, load_config
-    from l2c.anomalies.evaluate import build_world, read_labels
+    from l2c_dev.evaluate import build_world, read_labels
+
+    from l2c.quality.anomalies import detect, load_config
 
     landing, raw, warehouse, dates = build_world(
         tmp_path / "sf2024", leads=60_000, start=date(2023, 6, 1), end=date(2024, 4, 30), seed=3, clean=False
@@ -201,7 +202,7 @@ def _anomaly(check: str, day: date, severity: str = "warn") -> core.Anomaly:
 def test_record_is_idempotent_and_marks_what_is_new(tmp_path, repo):
     import yaml
 
-    from l2c.anomalies.run import OUT_COLUMNS, new_alerts, record
+    from l2c.quality.anomalies.run import OUT_COLUMNS, new_alerts, record
 
     raw = tmp_path / "raw"
     con = duckdb.connect(str(tmp_path / "w.duckdb"))
@@ -253,8 +254,8 @@ def webhook(monkeypatch):
 def test_anomaly_callback_posts_new_anomalies_to_the_l2c_alerts_connection(tmp_path, webhook, monkeypatch):
     import pendulum
 
-    from l2c import alerts
-    from l2c.anomalies.run import record
+    from l2c.airflow import alerts
+    from l2c.quality.anomalies.run import record
 
     monkeypatch.setenv("L2C_RAW_DIR", str(tmp_path / "raw"))
     con = duckdb.connect(str(tmp_path / "w.duckdb"))
@@ -272,7 +273,7 @@ def test_anomaly_callback_posts_new_anomalies_to_the_l2c_alerts_connection(tmp_p
 
 
 def test_alerts_without_a_connection_are_logged_only(monkeypatch, caplog):
-    from l2c import alerts
+    from l2c.airflow import alerts
 
     monkeypatch.delenv("AIRFLOW_CONN_L2C_ALERTS", raising=False)
     assert alerts.webhook_url() is None
@@ -283,7 +284,7 @@ def test_alerts_without_a_connection_are_logged_only(monkeypatch, caplog):
 
 
 def test_an_unreachable_webhook_does_not_raise(monkeypatch, caplog):
-    from l2c import alerts
+    from l2c.airflow import alerts
 
     conn = {"conn_type": "http", "host": "127.0.0.1", "port": 9, "schema": "http"}
     monkeypatch.setenv("AIRFLOW_CONN_L2C_ALERTS", json.dumps(conn))

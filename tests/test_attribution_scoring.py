@@ -101,9 +101,10 @@ def _scores(path: Path) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Warehouse]:
+    from l2c_dev.demo import generate
+
     from l2c.config import settings
-    from l2c.demo import generate
-    from l2c.load import load_export
+    from l2c.ingest.load import load_export
 
     work = tmp_path_factory.mktemp("attribution_scoring")
     mp = pytest.MonkeyPatch()

@@ -49,7 +49,7 @@ def test_reference_seeds_describe_the_demo_company(repo):
     """The dbt seeds are the demo company's configuration: they must match the world it generates."""
     import csv
 
-    from l2c.demo import catalog
+    from l2c_dev.demo import catalog
 
     def rows(name):
         with open(repo / "dbt_project" / "seeds" / f"{name}.csv", encoding="utf-8") as fh:

@@ -43,7 +43,7 @@ def _callbacks(value) -> list:
 
 
 def test_nightly_wiring(dagbag):
-    from l2c.orchestration import WRITER_POOL
+    from l2c.airflow.cosmos import WRITER_POOL
 
     dag = dagbag.dags["l2c_nightly"]
     ids = set(dag.task_ids)
@@ -73,7 +73,7 @@ def test_nightly_wiring(dagbag):
     for task_id in ("check_raw_zone", "check_marts", "detect_anomalies", "publish"):
         assert dag.get_task(task_id).trigger_rule == "all_success"
     # anomalies warn through the success callback; every task alerts when it fails
-    from l2c import alerts
+    from l2c.airflow import alerts
 
     assert alerts.anomaly_callback in _callbacks(dag.get_task("detect_anomalies").on_success_callback)
     assert all(alerts.task_failure_callback in _callbacks(t.on_failure_callback) for t in dag.tasks)
@@ -99,7 +99,7 @@ def test_nightly_wiring(dagbag):
 
     # The export sensors defer to the triggerer (no worker slot while an export is late), give up
     # after their timeout without retrying, and name the missing files (test_sensors.py).
-    from l2c.sensors import ExportSensor
+    from l2c.airflow.sensors import ExportSensor
 
     for sensor_id in ("wait_for_ma_export", "wait_for_crm_export"):
         sensor = dag.get_task(sensor_id)
@@ -107,7 +107,7 @@ def test_nightly_wiring(dagbag):
         assert timedelta(seconds=sensor.timeout) <= timedelta(hours=24) and sensor.retries == 0
 
     # every other task retries with exponential backoff; every task records itself in dq.run_log
-    from l2c import runlog
+    from l2c.airflow import runlog
 
     load = dag.get_task("load_ma")
     assert load.retries >= 1 and load.retry_exponential_backoff and load.max_retry_delay
@@ -121,7 +121,7 @@ def test_nightly_wiring(dagbag):
 
 
 def test_schedule_can_be_switched_off_for_externally_triggered_runs(monkeypatch):
-    from l2c.nightly import schedule_cron
+    from l2c.airflow.nightly import schedule_cron
 
     monkeypatch.delenv("L2C_SCHEDULE", raising=False)
     assert schedule_cron() == "0 2 * * *"

@@ -26,8 +26,7 @@ import pandas as pd
 import psycopg
 import pytest
 from fixtures.raw_zone import build_raw_zone, copy_raw_zone_to_postgres
-
-from l2c.calendar_seed import write_calendar_seed
+from l2c_dev.calendar_seed import write_calendar_seed
 
 REPO = Path(__file__).resolve().parents[1]
 PROJECT = REPO / "dbt_project"
@@ -145,7 +144,7 @@ def _rows(dim_date: pd.DataFrame, first: dt.date, last: dt.date) -> pd.DataFrame
 def test_committed_calendar_seed_is_what_the_generator_writes(tmp_path: Path) -> None:
     fresh = write_calendar_seed(tmp_path / "china_calendar.csv", 2020, 2030)
     assert SEED.read_bytes() == fresh.read_bytes(), (
-        "dbt_project/seeds/china_calendar.csv is stale: run `python -m l2c.calendar_seed` and commit it"
+        "dbt_project/seeds/china_calendar.csv is stale: run `python -m l2c_dev.calendar_seed` and commit it"
     )
 
 

@@ -1,7 +1,7 @@
 """End to end: generated exports -> the real l2c_nightly DAG through Airflow -> published warehouse.
 
 Three consecutive export dates (the initial full export and two nightly deltas) run through
-`airflow dags test`, exactly as `l2c run` and `make demo` do. The published warehouse is then
+`airflow dags test`, exactly as `l2c-dev run` and `make demo` do. The published warehouse is then
 checked against an independent pandas reading of the generated files: the latest version of each
 key, deletions removed, minus the rows the generator deliberately broke (which must be exactly the
 quarantined ones).
@@ -33,9 +33,10 @@ BROKEN_KINDS = {"cut_short", "bad_timestamp", "bad_amount"}  # what a loader mus
 
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory, monkeypatch_module):
+    from l2c_dev.demo import generate
+    from l2c_dev.runner import run_dates
+
     from l2c.config import settings
-    from l2c.demo import generate
-    from l2c.runner import run_dates
 
     base = tmp_path_factory.mktemp("e2e")
     for var, sub in {
@@ -79,7 +80,7 @@ def monkeypatch_module():
 
 def _aliases(source: str, repo: Path) -> dict[str, dict[str, str]]:
     """vendor header (casefolded) -> canonical column, per entity, read from the mapping YAML."""
-    spec = yaml.safe_load((repo / "plugins" / "l2c" / "mappings" / f"{source}.yml").read_text("utf-8"))
+    spec = yaml.safe_load((repo / "plugins" / "l2c" / "ingest" / "mappings" / f"{source}.yml").read_text("utf-8"))
     out: dict[str, dict[str, str]] = {}
     for entity in schema.entities_of(source):
         columns = spec["entities"].get(entity.name, {}).get("columns", {})
@@ -247,8 +248,8 @@ def test_reader_saw_only_complete_snapshots(pipeline):
 
 def test_run_log_records_every_night_and_stage(pipeline):
     """dq.run_log in the published warehouse: each night, each stage's status and timing, its snapshot."""
+    from l2c.airflow.runlog import STAGES
     from l2c.publish import current_snapshot, list_snapshots
-    from l2c.runlog import STAGES
 
     cfg, days, _, _ = pipeline
     con = duckdb.connect(str(cfg.warehouse), read_only=True)
@@ -310,7 +311,7 @@ def test_runs_are_deterministic_rerun_and_in_another_order(pipeline, tmp_path):
     another order gives the same marts, but for the nightly score history."""
     import dataclasses
 
-    from l2c.runner import run_days
+    from l2c_dev.runner import run_days
 
     cfg, days, _, _ = pipeline
     first = _mart_checksums(cfg)
@@ -392,7 +393,7 @@ def test_readme_analyst_queries_run_on_the_published_warehouse(pipeline, repo):
 
 def test_a_night_without_its_export_fails_and_stops_the_range(pipeline, monkeypatch):
     """A missing export fails its night (sensor timeout), names the log, and later dates do not run."""
-    from l2c.runner import RunError, run_dates
+    from l2c_dev.runner import RunError, run_dates
 
     cfg, days, _, _ = pipeline
     missing = END + timedelta(days=40)  # no export was generated for it
@@ -415,7 +416,7 @@ def test_a_night_without_its_export_fails_and_stops_the_range(pipeline, monkeypa
     assert failed["wait_for_ma_export"]["export_date"] == str(missing)
     # the deferred sensor gave up with the missing export named, and the run log has the night
     assert f"the MA export of {missing} did not arrive within 3 s" in failed["wait_for_ma_export"]["summary"]
-    from l2c.runlog import read_stages, summarize
+    from l2c.airflow.runlog import read_stages, summarize
 
     night = summarize(read_stages(cfg.raw_dir)).query("export_date == @missing")
     assert list(night["status"]) == ["failed"] and list(night["failed_stage"]) == ["wait_for_exports"]
@@ -447,7 +448,7 @@ def _webhook(monkeypatch) -> list:
 
 def test_published_warehouse_has_the_anomalies_and_data_docs(pipeline):
     """Every night ran the GX checkpoints (Data Docs built) and the detectors (dq.anomalies)."""
-    from l2c.quality import data_docs_dir
+    from l2c.quality.checks import data_docs_dir
 
     cfg, days, _, _ = pipeline
     assert (data_docs_dir(cfg) / "index.html").exists()
@@ -466,7 +467,7 @@ def test_published_warehouse_has_the_anomalies_and_data_docs(pipeline):
 def test_a_failed_contract_check_stops_the_night_before_dbt_and_publish(pipeline, repo):
     """A row the loader accepts but the raw contract rejects (an activity in 1970) fails the night
     in check_raw_zone, without retries; dbt does not run and the published file is untouched."""
-    from l2c.runner import RunError, run_dates
+    from l2c_dev.runner import RunError, run_dates
 
     cfg, days, _, _ = pipeline
     day = days[-1]

@@ -2,7 +2,7 @@
 
 DESIGN section 4: "90,000 budget, 80 SQL from new leads + 40 from old = 120 SQL -> 750 per SQL;
 180 SQL -> 500 per SQL". The test writes one MA and one CRM export (every entity file, the unused
-ones header-only) into a temporary landing folder, loads them with `l2c.load.load_export` into a
+ones header-only) into a temporary landing folder, loads them with `l2c.ingest.load.load_export` into a
 fresh raw zone and runs `dbt build --select +fct_channel_roi +fct_funnel_flow` (models and data
 tests) into a temporary DuckDB file. Then it reads the marts:
 
@@ -239,7 +239,7 @@ class Built:
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     from l2c.config import settings
-    from l2c.load import load_export
+    from l2c.ingest.load import load_export
 
     base = tmp_path_factory.mktemp("funnel_worked_example")
     mp = pytest.MonkeyPatch()

@@ -1,4 +1,4 @@
-"""Great Expectations contract checks (l2c.quality, expectations/gx/) on a small demo world.
+"""Great Expectations contract checks (l2c.quality.checks, expectations/gx/) on a small demo world.
 
 One world is generated, loaded and built once for the module. The clean world must pass both
 checkpoints; copies of its raw partitions and of its build warehouse, each broken in one way, must
@@ -15,7 +15,8 @@ import duckdb
 import great_expectations as gx
 import pytest
 
-from l2c import quality, schema
+from l2c import schema
+from l2c.quality import checks as quality
 from tests.fixtures.exports_pandas import Built, build_world
 
 REPO = Path(__file__).resolve().parents[1]

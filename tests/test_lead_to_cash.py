@@ -1,7 +1,7 @@
 """fct_lead_to_cash on a generated world, checked against an independent pandas reading of the exports.
 
-A small demo world is generated (`l2c.demo.generate`), every export date is loaded into a fresh raw
-zone (`l2c.load.load_export`), and `dbt build --select +fct_lead_to_cash` runs on DuckDB (models,
+A small demo world is generated (`l2c_dev.demo.generate`), every export date is loaded into a fresh raw
+zone (`l2c.ingest.load.load_export`), and `dbt build --select +fct_lead_to_cash` runs on DuckDB (models,
 data tests and unit tests). Then:
 
 * reconciliation: every staging MA lead and every staging CRM lead is in exactly one fact row;

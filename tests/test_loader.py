@@ -17,7 +17,7 @@ import pytest
 
 from l2c import schema
 from l2c.errors import L2CInputError
-from l2c.load import LoadReport, load_export
+from l2c.ingest.load import LoadReport, load_export
 
 D = dt.date(2024, 3, 1)
 LEADS_HEADER = "lead_id,created_at,updated_at,email,phone,status,lead_score,mql_at"
@@ -572,7 +572,7 @@ def test_record_scan_agrees_with_pythons_csv_across_chunk_boundaries(tmp_path, m
     import csv
     import hashlib
 
-    from l2c import csvscan
+    from l2c.ingest import csvscan
 
     text = 'a,b\n1,"x\ny"\n\n2,"he said ""hi""\r\n"\r\n3,z\n"4\n\n",w\n5,"""",\n6,end'
     path = tmp_path / "t.csv"
@@ -592,7 +592,7 @@ def test_record_scan_agrees_with_pythons_csv_across_chunk_boundaries(tmp_path, m
 
 
 def test_gbk_without_iconv_uses_pythons_codec(env, monkeypatch):
-    from l2c import landing
+    from l2c.ingest import landing
 
     monkeypatch.setattr(landing.shutil, "which", lambda _name: None)
     export(env, "ma", {"leads": ("leads.csv", CN_TEXT.encode("gbk"))})

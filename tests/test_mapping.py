@@ -1,4 +1,4 @@
-"""Header mapping: vendor headers -> canonical columns (plugins/l2c/mappings/*.yml)."""
+"""Header mapping: vendor headers -> canonical columns (plugins/l2c/ingest/mappings/*.yml)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from l2c import schema
 from l2c.config import settings
 from l2c.errors import L2CInputError
-from l2c.mapping import load_mapping, normalize_header, parse_mapping
+from l2c.ingest.mapping import load_mapping, normalize_header, parse_mapping
 
 
 def test_normalize_header_ignores_case_whitespace_bom_and_full_width():

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pytest
 
 from l2c import schema
-from l2c.normalize import (
+from l2c.ingest.normalize import (
     TypingPlan,
     clean_sql,
     fixed_offset_window,

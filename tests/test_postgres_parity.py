@@ -1,12 +1,12 @@
-"""PostgreSQL: the production raw-zone copy (l2c.pg_raw) and DuckDB/PostgreSQL parity of the dbt build.
+"""PostgreSQL: the production raw-zone copy (l2c.ingest.postgres) and DuckDB/PostgreSQL parity of the dbt build.
 
 Part 1, ``copy_raw_zone``: column types from the raw-zone contract, row counts equal to the Parquet,
 every value round-tripped (NULL vs empty string, quotes, newlines, backslashes, CJK, microseconds,
 extreme decimals), a re-run replaces instead of appending, a failed copy changes nothing, grants
 survive the table swap, missing contract columns load as NULL.
 
-Part 2, parity: a small generated world (``l2c.demo.generate``) is loaded by the real loader
-(``l2c.load.load_export``) into a temporary raw zone, copied into a fresh database
+Part 2, parity: a small generated world (``l2c_dev.demo.generate``) is loaded by the real loader
+(``l2c.ingest.load.load_export``) into a temporary raw zone, copied into a fresh database
 ``l2c_test_<random>``, and ``dbt build`` runs on both targets. Every relation in the schemas
 :data:`SCHEMAS` is discovered from information_schema on both sides (so models added later are
 compared automatically): both sides must hold the same relations, the same columns with the same
@@ -52,7 +52,14 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from l2c import schema
-from l2c.pg_raw import LOAD_PREFIX, PG_TYPES, copy_raw_zone, ensure_database, pg_dsn_from_env, raw_tables
+from l2c.ingest.postgres import (
+    LOAD_PREFIX,
+    PG_TYPES,
+    copy_raw_zone,
+    ensure_database,
+    pg_dsn_from_env,
+    raw_tables,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 PROJECT = REPO / "dbt_project"
@@ -266,7 +273,7 @@ def _add_tricky_partitions(raw: Path) -> None:
 
 
 def parquet_rows(raw: Path, table) -> list[dict[str, Any]]:
-    """The table's rows read with pyarrow (independent of l2c.pg_raw's DuckDB read)."""
+    """The table's rows read with pyarrow (independent of l2c.ingest.postgres's DuckDB read)."""
     out = []
     for file in sorted(raw.glob(table.pattern)):
         for row in pq.read_table(file).to_pylist():
@@ -469,9 +476,10 @@ def _dbt() -> str:
 @pytest.fixture(scope="module")
 def world_raw(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The generated world's exports, every export date and source loaded by the real loader."""
+    from l2c_dev.demo import generate
+
     from l2c.config import settings
-    from l2c.demo import generate
-    from l2c.load import load_export
+    from l2c.ingest.load import load_export
 
     base = tmp_path_factory.mktemp("parity")
     mp = pytest.MonkeyPatch()

@@ -14,7 +14,7 @@ import pendulum
 import pytest
 import yaml
 
-from l2c import runlog
+from l2c.airflow import runlog
 from l2c.publish import publish
 
 

@@ -14,8 +14,8 @@ import pendulum
 import pytest
 from airflow.sdk.exceptions import AirflowSensorTimeout
 
-from l2c.mapping import load_mapping
-from l2c.sensors import ExportCompleteTrigger, ExportSensor, missing_files
+from l2c.airflow.sensors import ExportCompleteTrigger, ExportSensor, missing_files
+from l2c.ingest.mapping import load_mapping
 
 DAY = date(2025, 3, 14)
 

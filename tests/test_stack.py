@@ -1,4 +1,4 @@
-"""The Airflow 3 services of docker-compose.yml, run as local processes (l2c.stack), run the nightly DAG.
+"""The Airflow 3 services of docker-compose.yml, run as local processes (l2c_dev.stack), run the nightly DAG.
 
 The stack test: a fresh database on the local PostgreSQL, ``airflow-init``'s steps, then the
 api-server, scheduler, dag processor and triggerer as plain processes (LocalExecutor), exactly
@@ -9,7 +9,7 @@ run must end in success with no task retries. The published warehouse is then ch
 independent pandas reading of the export files (tests/fixtures/exports_pandas.py), every process
 the stack started must be gone after stop(), and the database dropped.
 
-The parity tests check, without starting anything, that what l2c.stack runs is what compose runs:
+The parity tests check, without starting anything, that what l2c_dev.stack runs is what compose runs:
 the same services, the same commands, the same environment up to the container -> local path
 mapping and the few documented overrides; that .env.example names every variable compose reads
 and commits no secret; and that the image is built from the hashed lock.
@@ -30,9 +30,10 @@ from pathlib import Path
 import pytest
 import yaml
 from fixtures.pg import require_postgres
+from l2c_dev import stack as stk
+from l2c_dev.stack import INIT_OVERRIDES, OVERRIDES, Compose, LocalStack, StackError
 
-from l2c import stack as stk
-from l2c.stack import INIT_OVERRIDES, OVERRIDES, Compose, LocalStack, StackError
+from l2c.airflow.auth import write_passwords
 
 REPO = Path(__file__).resolve().parents[1]
 COMPOSE = REPO / "docker-compose.yml"
@@ -82,8 +83,7 @@ def _require_postgres(dsn: str) -> None:
 @pytest.fixture(scope="module")
 def stack_run(tmp_path_factory: pytest.TempPathFactory) -> StackRun:
     import airflow  # noqa: F401  (before anything that imports cosmos)
-
-    from l2c.demo import generate
+    from l2c_dev.demo import generate
 
     base = tmp_path_factory.mktemp("stack")
     started = time.monotonic()
@@ -219,7 +219,7 @@ def test_stack_runs_the_compose_services_and_commands(compose: Compose, local: L
     assert "airflow db migrate" in steps
     assert any(s.startswith("airflow pools set l2c_duckdb_writer 1 ") for s in steps)
     assert any(s.startswith("dbt parse ") and "L2C_DBT_MANIFEST" in s for s in steps)
-    assert "python -m l2c.stack write-passwords" in steps
+    assert "python -m l2c.airflow.auth write-passwords" in steps
 
 
 def test_stack_environment_is_compose_plus_documented_overrides(compose: Compose, local: LocalStack) -> None:
@@ -356,10 +356,10 @@ def test_write_passwords_sets_the_admin_password(tmp_path: Path) -> None:
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "boss:admin,viewer:viewer",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(path),
     }
-    assert stk.write_passwords(env) == path
+    assert write_passwords(env) == path
     import json
 
     assert json.loads(path.read_text()) == {"viewer": "keep", "boss": "s3cret"}
     assert path.stat().st_mode & 0o077 == 0
     with pytest.raises(SystemExit, match="AIRFLOW_ADMIN_PASSWORD"):
-        stk.write_passwords({**env, "AIRFLOW_ADMIN_PASSWORD": ""})
+        write_passwords({**env, "AIRFLOW_ADMIN_PASSWORD": ""})

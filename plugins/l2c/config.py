@@ -82,7 +82,7 @@ def settings() -> Settings:
         build_warehouse=_path("L2C_BUILD_WAREHOUSE", warehouse.parent / "build" / warehouse.name),
         airflow_home=_path("AIRFLOW_HOME", data / "airflow"),
         dbt_project_dir=_path("L2C_DBT_PROJECT_DIR", home / "dbt_project"),
-        mappings_dir=_path("L2C_MAPPINGS_DIR", Path(__file__).resolve().parent / "mappings"),
+        mappings_dir=_path("L2C_MAPPINGS_DIR", Path(__file__).resolve().parent / "ingest" / "mappings"),
         business_tz=os.environ.get("L2C_BUSINESS_TZ", "Asia/Shanghai"),
         default_currency=os.environ.get("L2C_DEFAULT_CURRENCY", "CNY"),
         default_phone_region=os.environ.get("L2C_DEFAULT_PHONE_REGION", "CN"),

@@ -2,7 +2,7 @@
 
 An :class:`L2CInputError` means "a person has to look at this export": its message says which file,
 where in it, and what to do. The DAG lets it fail the task without retrying forever, and nothing of
-the export is written (see :mod:`l2c.load`).
+the export is written (see :mod:`l2c.ingest.load`).
 """
 
 from __future__ import annotations

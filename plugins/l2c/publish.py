@@ -6,7 +6,7 @@ the contract checks run against it; only then does the ``publish`` task call :fu
 1. DuckDB copies every schema of the build file into a new snapshot (``COPY FROM DATABASE``, which
    folds in any write-ahead log and writes a storage version that the older DuckDB bundled with BI
    tools can open: ``L2C_PUBLISH_STORAGE_VERSION``, default ``v1.2.0``);
-2. into that snapshot go ``dq.run_log`` / ``dq.run_log_stages`` (:mod:`l2c.runlog`) and
+2. into that snapshot go ``dq.run_log`` / ``dq.run_log_stages`` (:mod:`l2c.airflow.runlog`) and
    ``dq.snapshot``: one row per mart with its row count and checksum, so any reader can prove that
    what it reads is one complete published run;
 3. the snapshot is sealed in its own folder ``<snapshots>/<id>/<warehouse file name>`` with a
@@ -226,7 +226,7 @@ def publish(
     """Seal the build warehouse as a new snapshot and make it the published file.
 
     ``run_log`` is an optional callable ``(con, snapshot_id) -> None`` that writes the run-log tables
-    into the snapshot (the nightly task passes :func:`l2c.runlog.write_tables`).
+    into the snapshot (the nightly task passes :func:`l2c.airflow.runlog.write_tables`).
     """
     import duckdb
 

@@ -7,7 +7,7 @@ it falls back to reschedule mode, which frees the slot between pokes too.
 
 Either way it gives up after ``timeout`` seconds with a message naming the missing export files
 and the folder they were expected in, and fails without retries (a retry would only wait again).
-Under ``airflow dags test`` / ``l2c run`` Airflow runs the trigger inline, so the same path runs.
+Under ``airflow dags test`` / ``l2c-dev run`` Airflow runs the trigger inline, so the same path runs.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ def missing_files(source: str, day: date) -> str | None:
     """None when the export of ``day`` is complete, else what is missing (folder and entity files)."""
     from l2c.config import settings
     from l2c.errors import L2CInputError
-    from l2c.landing import find_export
+    from l2c.ingest.landing import find_export
 
     try:
         find_export(source, day, settings())
@@ -44,7 +44,7 @@ def missing_files(source: str, day: date) -> str | None:
 def timeout_message(source: str, day: date, waited: float, missing: str | None) -> str:
     return (
         f"the {source.upper()} export of {day} did not arrive within {waited:.0f} s: {missing}. "
-        "Deliver the files into that folder and clear this task (or re-run the date with `l2c run`)."
+        "Deliver the files into that folder and clear this task (or re-run the date: `airflow dags test l2c_nightly <date>`)."
     )
 
 
@@ -92,12 +92,12 @@ class ExportSensor(BaseSensorOperator):
         self.source = source
 
     def _day(self, context) -> date:
-        from l2c.nightly import export_date
+        from l2c.airflow.nightly import export_date
 
         return export_date(context)
 
     def poke(self, context) -> bool:
-        from l2c.nightly import export_is_complete
+        from l2c.airflow.nightly import export_is_complete
 
         return export_is_complete(self.source, context)
 
@@ -121,7 +121,7 @@ class ExportSensor(BaseSensorOperator):
         )
 
     def execute_complete(self, context, event: dict[str, Any] | None = None) -> None:
-        from l2c.nightly import progress
+        from l2c.airflow.nightly import progress
 
         day = self._day(context)
         if event and event.get("status") == "complete":

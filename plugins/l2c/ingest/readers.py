@@ -1,12 +1,12 @@
 """Readers: one export file -> a DuckDB table of VARCHAR columns, with physical line numbers.
 
-Every reader leaves the same shape behind, so typing (:mod:`l2c.normalize`) is one code path for
+Every reader leaves the same shape behind, so typing (:mod:`l2c.ingest.normalize`) is one code path for
 all formats: a table ``c0 .. c{n-1}`` (VARCHAR, positional to the file's headers) whose row order is
 file order, an SQL expression giving each row's physical line, and the records that could not
 become a row at all (short/long CSV rows, invalid JSON lines) with their reason and raw text.
 
 - CSV: DuckDB's parallel reader (``all_varchar``; ``store_rejects`` catches short and long rows) plus
-  a numpy scan of record starts (:mod:`l2c.csvscan`) for line numbers. When the two disagree (a
+  a numpy scan of record starts (:mod:`l2c.ingest.csvscan`) for line numbers. When the two disagree (a
   malformed file, e.g. mixed line endings) Python's ``csv`` module reads the file instead.
 - JSONL: the lines go to DuckDB as one string column; its JSON functions validate and extract them.
 - XLSX: python-calamine reads the first sheet; Excel serial numbers in date columns become dates.
@@ -32,9 +32,9 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from l2c.csvscan import SPECIAL_WHITESPACE, Records, record_bytes, scan_records
 from l2c.errors import L2CInputError
-from l2c.landing import (
+from l2c.ingest.csvscan import SPECIAL_WHITESPACE, Records, record_bytes, scan_records
+from l2c.ingest.landing import (
     LEGACY,
     ExportFile,
     decodes_as,
@@ -43,7 +43,7 @@ from l2c.landing import (
     transcode_legacy,
     transcode_to_utf8,
 )
-from l2c.normalize import lit, unique_headers
+from l2c.ingest.normalize import lit, unique_headers
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ class SourceTable:
     """What a reader produced: the typed table (built through the loader's ``build`` callback)."""
 
     file: ExportFile
-    table: str  #: the typed table (see :func:`l2c.normalize.typing_select`)
+    table: str  #: the typed table (see :func:`l2c.ingest.normalize.typing_select`)
     headers: list[str]
     line_sql: str  #: SQL over alias ``s`` (the typed table, and ``b`` with join_sql) giving the line
     join_sql: str = ""  #: extra FROM clause needed by line_sql

@@ -56,14 +56,14 @@ def export_date(context: dict[str, Any], cfg: Settings | None = None) -> date:
 
 
 def progress(context: dict[str, Any], stage: str, message: str) -> None:
-    """One greppable line per stage, which `l2c run` turns into its progress display."""
+    """One greppable line per stage, which `l2c-dev run` turns into its progress display."""
     log.info("L2C-PROGRESS date=%s stage=%s %s", export_date(context), stage, message)
 
 
 def export_is_complete(source: str, context: dict[str, Any]) -> bool:
     """True once the export of the run's date has one file for every entity of the source."""
     from l2c.errors import L2CInputError
-    from l2c.landing import find_export
+    from l2c.ingest.landing import find_export
 
     cfg = settings()
     day = export_date(context, cfg)
@@ -79,7 +79,7 @@ def export_is_complete(source: str, context: dict[str, Any]) -> bool:
 
 
 def load_source(source: str, context: dict[str, Any]) -> dict[str, Any]:
-    from l2c.load import load_export
+    from l2c.ingest.load import load_export
 
     cfg = settings()
     day = export_date(context, cfg)
@@ -103,7 +103,7 @@ def load_source(source: str, context: dict[str, Any]) -> dict[str, Any]:
 
 def publish_build(context: dict[str, Any]) -> dict[str, Any]:
     """Seal the audited build file as a snapshot (with dq.run_log) and swap it onto L2C_WAREHOUSE."""
-    from l2c import runlog
+    from l2c.airflow import runlog
     from l2c.publish import publish
 
     cfg = settings()
@@ -141,7 +141,7 @@ def publish_build(context: dict[str, Any]) -> dict[str, Any]:
 def _check(context: dict[str, Any], stage: str, report) -> dict[str, Any]:
     from airflow.exceptions import AirflowFailException
 
-    from l2c.quality import ContractCheckFailed, raise_on_failure
+    from l2c.quality.checks import ContractCheckFailed, raise_on_failure
 
     progress(
         context,
@@ -165,7 +165,7 @@ def _check(context: dict[str, Any], stage: str, report) -> dict[str, Any]:
 
 def check_raw_zone(context: dict[str, Any]) -> dict[str, Any]:
     """Great Expectations checkpoint over the raw partitions the run's loads just wrote."""
-    from l2c.quality import run_raw_checks
+    from l2c.quality.checks import run_raw_checks
 
     cfg = settings()
     return _check(context, "check_raw_zone", run_raw_checks(export_date(context, cfg), cfg))
@@ -173,7 +173,7 @@ def check_raw_zone(context: dict[str, Any]) -> dict[str, Any]:
 
 def check_marts(context: dict[str, Any]) -> dict[str, Any]:
     """Great Expectations checkpoint over the build warehouse, before anything is published."""
-    from l2c.quality import run_mart_checks
+    from l2c.quality.checks import run_mart_checks
 
     cfg = settings()
     return _check(context, "check_marts", run_mart_checks(cfg.build_warehouse, cfg))
@@ -181,7 +181,7 @@ def check_marts(context: dict[str, Any]) -> dict[str, Any]:
 
 def detect_anomalies(context: dict[str, Any]) -> dict[str, Any]:
     """Run the anomaly detectors, record dq.anomalies; they warn (the callback alerts), never fail."""
-    from l2c.anomalies import run_detectors
+    from l2c.quality.anomalies import run_detectors
 
     cfg = settings()
     day = export_date(context, cfg)

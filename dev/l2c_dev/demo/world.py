@@ -3,7 +3,7 @@
 The world is simulated once, vectorised with numpy, as *record event timelines*: for every record
 of every entity the times at which a new version of it was written (``ev_key``/``ev_vt``), and a
 ``state(keys, times)`` function that returns the record's canonical column values as of a version
-time. :mod:`l2c.demo.exports` picks the versions each export file needs (the latest version as of
+time. :mod:`l2c_dev.demo.exports` picks the versions each export file needs (the latest version as of
 the full export date; the last version per local day for the deltas) and renders them.
 
 Calibration (seeds 000–004, DESIGN section 8), per MA lead, uncensored (measured on 200 000 leads,
@@ -30,7 +30,7 @@ and convert borderline MQLs that had been left open: together at least half a us
 week after Spring Festival — 2024: the week of 2024-02-05 — recorded in that week; their
 opportunities follow). They only change when CRM *records* things: the MA side is identical.
 
-Times are int64 *local* seconds (naive Asia/Shanghai wall time, see :mod:`l2c.demo.calendar`);
+Times are int64 *local* seconds (naive Asia/Shanghai wall time, see :mod:`l2c_dev.demo.calendar`);
 ``NEVER`` marks an event that does not happen.
 """
 

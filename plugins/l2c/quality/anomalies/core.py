@@ -2,7 +2,7 @@
 
 An anomaly is one row of ``dq.anomalies`` (DESIGN section 5). Detectors are pure functions of
 DataFrames read from the build warehouse (and, for the export checks, the raw zone), so they can be
-run and tested without Airflow; :mod:`l2c.anomalies.run` reads the inputs and records the results.
+run and tested without Airflow; :mod:`l2c.quality.anomalies.run` reads the inputs and records the results.
 """
 
 from __future__ import annotations

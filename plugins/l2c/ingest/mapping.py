@@ -1,4 +1,4 @@
-"""Vendor header -> canonical column mapping (``plugins/l2c/mappings/<source>.yml``).
+"""Vendor header -> canonical column mapping (``plugins/l2c/ingest/mappings/<source>.yml``).
 
 The YAML format is documented at the top of ``ma.yml``. Matching is forgiving about what humans and
 Excel do to headers (case, surrounding or doubled whitespace, a UTF-8 BOM, full-width characters)

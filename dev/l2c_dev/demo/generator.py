@@ -89,7 +89,7 @@ def generate(
     dates = [d for d in plan.dates if any(d in plan.export_dates(s) for s in schema.SOURCES)]
     p2r = cat.province_to_region()
     doc = {
-        "generator": "l2c.demo",
+        "generator": "l2c_dev.demo",
         "arguments": {
             "leads": params.leads,
             "start": str(start),

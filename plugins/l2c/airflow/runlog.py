@@ -90,7 +90,7 @@ def record(raw_dir: Path, *, export_date: str, run_id: str, task_id: str, **fiel
 
 
 def _from_context(context: dict[str, Any]) -> dict[str, Any]:
-    from l2c.nightly import export_date
+    from l2c.airflow.nightly import export_date
 
     ti = context.get("ti") or context.get("task_instance")
     logical = context.get("logical_date") or context.get("data_interval_start")

@@ -1,10 +1,10 @@
-"""Run ``l2c_nightly`` for several logical dates in one process: ``python -m l2c.dagtest D1 D2 ...``.
+"""Run ``l2c_nightly`` for several logical dates in one process: ``python -m l2c_dev.dagtest D1 D2 ...``.
 
 What ``airflow dags test l2c_nightly <date>`` does (``DAG.test()``: the real tasks, Cosmos group and
 pool, on the metadata database of ``AIRFLOW_HOME``), once per date, in order, in one interpreter.
 One process instead of one ``airflow`` CLI per night saves its start-up (~7 s) and the warm-up of
 Airflow's in-process execution API (~8 s) on every night after the first: a quarter of a demo
-night. :mod:`l2c.runner` starts it and splits its output per date at the marker lines below.
+night. :mod:`l2c_dev.runner` starts it and splits its output per date at the marker lines below.
 
 Exit status: 0 when every night succeeded, 1 when one failed (with ``--stop-on-failure`` the later
 dates are not run).
@@ -24,7 +24,7 @@ END_MARKER = "L2C-NIGHT-END"
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m l2c.dagtest", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m l2c_dev.dagtest", description=__doc__.splitlines()[0])
     parser.add_argument("logical_dates", nargs="+", help="ISO 8601 logical dates, with their time zone")
     parser.add_argument("--stop-on-failure", action="store_true")
     args = parser.parse_args(argv)

@@ -452,7 +452,7 @@ def run_raw_checks(export_date: dt.date, cfg: Settings | None = None) -> CheckRe
     """
     import duckdb
 
-    from l2c.load import raw_partition
+    from l2c.ingest.load import raw_partition
 
     started = time.perf_counter()
     cfg = cfg or load_settings()

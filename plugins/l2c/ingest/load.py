@@ -1,7 +1,7 @@
 """Load one export (source + date) from the landing zone into the raw zone.
 
 ``load_export("ma", date(2024, 3, 1))`` reads every entity file of that export, types every value
-(:mod:`l2c.normalize`), and writes per entity:
+(:mod:`l2c.ingest.normalize`), and writes per entity:
 
 - ``<raw>/<source>/<entity>/export_date=<date>/part-0.parquet``: typed canonical columns in schema
   order + lineage (``_export_date``, ``_source_file``, ``_source_line``, ``_run_id``);
@@ -15,7 +15,7 @@ downstream globs always match.
 All of it happens in an in-memory DuckDB (never the warehouse file), and nothing is written to the
 raw zone until every file of the export has been read and typed: an :class:`~l2c.errors.L2CInputError`
 (incomplete export, undecodable file, unmapped required column) leaves the previous partitions of
-that date untouched. A re-run replaces the date's partitions (:mod:`l2c.partitions`).
+that date untouched. A re-run replaces the date's partitions (:mod:`l2c.ingest.partitions`).
 """
 
 from __future__ import annotations
@@ -37,9 +37,9 @@ import pyarrow as pa
 from l2c import schema
 from l2c.config import Settings
 from l2c.config import settings as load_settings
-from l2c.landing import ExportFile, find_export
-from l2c.mapping import EntityMapping, HeaderResolution, load_mapping
-from l2c.normalize import (
+from l2c.ingest.landing import ExportFile, find_export
+from l2c.ingest.mapping import EntityMapping, HeaderResolution, load_mapping
+from l2c.ingest.normalize import (
     WHITESPACE,
     TypingPlan,
     ident,
@@ -49,8 +49,8 @@ from l2c.normalize import (
     trailing_fixup_sql,
     typing_select,
 )
-from l2c.partitions import PartitionSet
-from l2c.readers import SourceTable, col, read_csv, read_jsonl, read_xlsx
+from l2c.ingest.partitions import PartitionSet
+from l2c.ingest.readers import SourceTable, col, read_csv, read_jsonl, read_xlsx
 
 log = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ def watcher_poke_seconds() -> int:
     "finished" event of one poke can reach the scheduler after it has already scheduled the next
     poke, and Airflow 3.3 then fails the task ("finished with state success, but the task
     instance's state attribute is scheduled"; apache/airflow#71172). The stack test hit it on every
-    run at 5 s on 2 cores. `l2c run` (DAG.test, one task at a time, no executor events) uses 5 s.
+    run at 5 s on 2 cores. `l2c-dev run` (DAG.test, one task at a time, no executor events) uses 5 s.
     """
     return int(os.environ.get("L2C_WATCHER_POKE_SECONDS", 30))
 
@@ -55,7 +55,7 @@ def dbt_executable() -> str:
 
 
 def manifest_path(settings: Settings) -> Path:
-    """Where ``l2c dbt-parse`` (run before every `l2c run` and in the image build) writes the manifest."""
+    """Where ``l2c dbt-parse`` (run before every `l2c-dev run` and in the image build) writes the manifest."""
     return Path(os.environ.get("L2C_DBT_MANIFEST", settings.dbt_project_dir / "target" / "manifest.json"))
 
 

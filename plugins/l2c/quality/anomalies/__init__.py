@@ -7,7 +7,7 @@ never fail the load. One module per family:
 * :mod:`.exports` — ``missing_export``, ``export_freshness``, ``volume_drop``, ``duplicate_surge``
 
 Thresholds: ``expectations/anomalies.yml``. :mod:`.run` runs them all and records ``dq.anomalies``;
-:mod:`.evaluate` scores them on labelled demo worlds (``l2c dq evaluate``).
+:mod:`l2c_dev.evaluate` scores them on labelled demo worlds (``l2c-dev evaluate``).
 """
 
 from .core import Anomaly, load_config

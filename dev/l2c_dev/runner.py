@@ -1,10 +1,10 @@
-"""Run the nightly DAG through Airflow for a range of export dates (``l2c run``).
+"""Run the nightly DAG through Airflow for a range of export dates (``l2c-dev run``).
 
 Each date is one real ``DAG.test()`` run of ``l2c_nightly`` (what ``airflow dags test l2c_nightly
 <logical date>`` runs): the same DAG, tasks and Cosmos dbt group the scheduler would run, on a local
 SQLite metadata database under ``AIRFLOW_HOME`` (default ``data/airflow``). Dates run in order, one
 at a time, because each night builds on the state the previous night published; all of them in one
-``python -m l2c.dagtest`` process (:mod:`l2c.dagtest`), which saves Airflow's start-up per night.
+``python -m l2c_dev.dagtest`` process (:mod:`l2c_dev.dagtest`), which saves Airflow's start-up per night.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
+from l2c.airflow.cosmos import AIRFLOW_ENV_DEFAULTS, WRITER_POOL, dbt_executable, manifest_path
 from l2c.config import Settings, settings
-from l2c.orchestration import AIRFLOW_ENV_DEFAULTS, WRITER_POOL, dbt_executable, manifest_path
 
 DAG_ID = "l2c_nightly"
 _PROGRESS = re.compile(r"L2C-PROGRESS date=(\S+) stage=(\S+) (.*?)\s*(?:\[[\w.]+\] loc=\S+)?\s*$")
@@ -208,14 +208,14 @@ def run_nights(
     echo: Callable[[str], None],
     stop_on_failure: bool = True,
 ) -> list[DateRun]:
-    """Run the DAG for ``days`` in one `python -m l2c.dagtest` process (DAG.test per date, in order).
+    """Run the DAG for ``days`` in one `python -m l2c_dev.dagtest` process (DAG.test per date, in order).
 
     Its output is split at the marker lines into one log file per date; a date the process never
     reached (it stopped or crashed) is reported as failed.
     """
-    from l2c import dagtest
+    from l2c_dev import dagtest
 
-    cmd = [sys.executable, "-m", "l2c.dagtest", *(logical_date_arg(d, cfg) for d in days)]
+    cmd = [sys.executable, "-m", "l2c_dev.dagtest", *(logical_date_arg(d, cfg) for d in days)]
     if stop_on_failure:
         cmd.append("--stop-on-failure")
     by_arg = {logical_date_arg(d, cfg): d for d in days}
@@ -244,5 +244,5 @@ def run_nights(
         results.append(night.finish(None))
     if len(results) < len(days) and not (stop_on_failure and results and not results[-1].ok):
         tail = "".join(preamble)[-3000:]
-        raise RunError(f"`python -m l2c.dagtest` stopped after {len(results)} of {len(days)} dates:\n{tail}")
+        raise RunError(f"`python -m l2c_dev.dagtest` stopped after {len(results)} of {len(days)} dates:\n{tail}")
     return results

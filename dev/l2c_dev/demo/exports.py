@@ -2,7 +2,7 @@
 
 Layout: ``<out>/<source>/<YYYY-MM-DD>/<entity>.<ext>``; every export date directory holds a file
 for every entity of its source (header only when nothing changed), except the one labelled
-``missing_export``. Headers are the vendor headers of ``plugins/l2c/mappings/<source>.yml`` (the
+``missing_export``. Headers are the vendor headers of ``plugins/l2c/ingest/mappings/<source>.yml`` (the
 first alias of each canonical column).
 
 ==================== ============================ ==============================================
@@ -42,12 +42,13 @@ import pyarrow.compute as pc
 import xlsxwriter
 import yaml
 
+import l2c.ingest
 from l2c import schema
 
 from .workdays import DAY, HOUR, day_number, to_date
 from .world import NA_INT, NEVER, EntityData, Label, Params, Streams, World
 
-MAPPINGS_DIR = Path(__file__).resolve().parent.parent / "mappings"
+MAPPINGS_DIR = Path(l2c.ingest.__file__).resolve().parent / "mappings"
 
 #: (source, entity) -> (extension, encoding, line terminator)
 FORMATS: dict[tuple[str, str], tuple[str, str, str]] = {

@@ -64,7 +64,7 @@ def send(kind: str, summary: str, items: list[dict[str, Any]], **fields: Any) ->
 
 
 def _run_fields(context: dict[str, Any]) -> dict[str, Any]:
-    from l2c.nightly import export_date
+    from l2c.airflow.nightly import export_date
 
     ti = context.get("ti") or context.get("task_instance")
     return {
@@ -77,9 +77,9 @@ def _run_fields(context: dict[str, Any]) -> dict[str, Any]:
 
 def anomaly_callback(context: dict[str, Any]) -> None:
     """``on_success_callback`` of the anomaly task: alert tonight's new anomalies of severity >= warn."""
-    from l2c.anomalies.run import new_alerts
+    from l2c.airflow.nightly import export_date
     from l2c.config import settings
-    from l2c.nightly import export_date
+    from l2c.quality.anomalies.run import new_alerts
 
     items = new_alerts(settings().raw_dir, export_date(context))
     if not items:

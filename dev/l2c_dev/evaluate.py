@@ -1,4 +1,4 @@
-"""``l2c dq evaluate``: the detectors judged by precision and recall on labelled demo worlds.
+"""``l2c-dev evaluate``: the detectors judged by precision and recall on labelled demo worlds.
 
 For each seed a demo world is generated with its injected, labelled anomalies
 (``_labels/anomalies.csv``), every export is loaded, dbt builds the models the detectors read, and
@@ -31,7 +31,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .core import Anomaly
+from l2c.quality.anomalies.core import Anomaly
 
 #: what the detectors read: the funnel flow mart and its inputs, the calendar, the load audit
 DBT_SELECT = ("+fct_funnel_flow", "dim_date", "load_audit")
@@ -76,8 +76,8 @@ def build_world(
     """Generate, load and dbt-build one world under ``base``; returns (landing, raw, warehouse, dates)."""
     from l2c import schema
     from l2c.config import settings
-    from l2c.demo import generate
-    from l2c.load import load_export
+    from l2c.ingest.load import load_export
+    from l2c_dev.demo import generate
 
     if base.exists():
         shutil.rmtree(base)
@@ -190,8 +190,8 @@ def evaluate_world(base: Path, *, seed: int, leads: int, start: date, end: date,
                    say: Callable[[str], None] = lambda _m: None) -> WorldResult:
     import duckdb
 
-    from .core import load_config
-    from .run import detect
+    from l2c.quality.anomalies.core import load_config
+    from l2c.quality.anomalies.run import detect
 
     started = time.monotonic()
     landing, raw, warehouse, dates = build_world(base, leads=leads, start=start, end=end, seed=seed,

@@ -1,4 +1,4 @@
-"""The docker-compose Airflow services, run as plain local processes (``l2c.stack``).
+"""The docker-compose Airflow services, run as plain local processes (``l2c_dev.stack``).
 
 No Docker engine runs on the development machines, so :class:`LocalStack` starts the services of
 ``docker-compose.yml`` — ``airflow-apiserver``, ``airflow-scheduler``, ``airflow-dag-processor``,
@@ -35,14 +35,13 @@ failed run raises :class:`RunFailed` with the failed task instances and the tail
         stack.wait("l2c_nightly", run_id, timeout=600)   # or all four: stack.run_night(date(...))
     # stopped, database dropped
 
-``python -m l2c.stack write-passwords`` is the init step that writes the simple auth manager's
+``python -m l2c.airflow.auth write-passwords`` is the init step that writes the simple auth manager's
 passwords file (``AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE``) with ``AIRFLOW_ADMIN_PASSWORD``
 for the admin users of ``AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS``.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import os
@@ -293,7 +292,7 @@ class LocalStack:
         kill_after: int = 10,
         echo: Callable[[str], None] | None = None,
     ) -> None:
-        from l2c.pg_raw import pg_dsn_from_env
+        from l2c.ingest.postgres import pg_dsn_from_env
 
         self.base = Path(base_dir).resolve()
         self.compose = Compose.load(compose_file)
@@ -614,7 +613,7 @@ class LocalStack:
         self.request("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
 
     def logical_date(self, day: date, hour: int = 2) -> str:
-        """``hour``:00 in the business time zone on ``day`` (as :func:`l2c.runner.logical_date_arg`)."""
+        """``hour``:00 in the business time zone on ``day`` (as :func:`l2c_dev.runner.logical_date_arg`)."""
         import pendulum
 
         tz = self.environment()["L2C_BUSINESS_TZ"]
@@ -740,43 +739,3 @@ def _fernet_key() -> str:
     from cryptography.fernet import Fernet
 
     return Fernet.generate_key().decode()
-
-
-# -------------------------------------------------------------------------------- init step
-
-
-def write_passwords(environ: Mapping[str, str] | None = None) -> Path:
-    """Write AIRFLOW_ADMIN_PASSWORD for every admin user of the simple auth manager into its
-    passwords file (other users keep theirs; the api-server generates passwords for users missing
-    from the file)."""
-    env = os.environ if environ is None else environ
-    password = env.get("AIRFLOW_ADMIN_PASSWORD", "")
-    if not password:
-        raise SystemExit("AIRFLOW_ADMIN_PASSWORD is empty: set it in .env (see .env.example)")
-    path = Path(env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"])
-    admins = [u.split(":")[0] for u in env.get("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS", "").split(",")
-              if u.strip().split(":")[1:2] == ["admin"]]
-    if not admins:
-        raise SystemExit("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS names no user with role admin")
-    passwords = json.loads(path.read_text("utf-8") or "{}") if path.exists() else {}
-    passwords.update({user: password for user in admins})
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        out.write(json.dumps(passwords) + "\n")
-    os.chmod(path, 0o600)  # O_CREAT's mode does not apply to a file that already existed
-    print(f"simple auth manager: password of {', '.join(admins)} written to {path}")
-    return path
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m l2c.stack", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("write-passwords", help="write the simple auth manager's passwords file (airflow-init)")
-    args = parser.parse_args(argv)
-    if args.command == "write-passwords":
-        write_passwords()
-
-
-if __name__ == "__main__":
-    main()

@@ -26,7 +26,7 @@ from l2c import schema
 from l2c.config import Settings
 from l2c.config import settings as load_settings
 from l2c.errors import L2CInputError
-from l2c.mapping import SourceMapping, load_mapping
+from l2c.ingest.mapping import SourceMapping, load_mapping
 
 log = logging.getLogger(__name__)
 

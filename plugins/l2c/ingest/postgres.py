@@ -30,7 +30,7 @@ the raw tables are only scanned whole by the staging models, and autovacuum anal
 
 >>> copy_raw_zone(settings().raw_dir, pg_dsn_from_env())   # {'ma__leads': 29813, ...}
 
-``python -m l2c.pg_raw`` does the same for the configured raw zone and ``L2C_PG_*`` database
+``python -m l2c.ingest.postgres`` does the same for the configured raw zone and ``L2C_PG_*`` database
 (creating the database if needed).
 """
 

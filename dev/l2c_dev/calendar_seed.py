@@ -16,7 +16,7 @@ engine) instead of being computed in SQL.
 The output is deterministic (sorted, fixed spelling of booleans and newlines), so a test can
 check that the committed file is what this module produces with the locked library versions.
 
-    python -m l2c.calendar_seed [--start 2020] [--end 2030] [--out dbt_project/seeds/china_calendar.csv]
+    python -m l2c_dev.calendar_seed [--start 2020] [--end 2030] [--out dbt_project/seeds/china_calendar.csv]
 """
 
 from __future__ import annotations
