@@ -14,9 +14,7 @@ import datetime as dt
 import json
 import math
 import os
-import shutil
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -29,10 +27,12 @@ import duckdb
 import pandas as pd
 import psycopg
 import pytest
-import yaml
-from fixtures.raw_zone import AUDIT_COLUMNS, QUARANTINED, build_raw_zone, copy_raw_zone_to_postgres
+from fixtures.pg import require_postgres
+from fixtures.raw_zone import AUDIT_COLUMNS, QUARANTINED, build_raw_zone
 
 from l2c import schema
+from l2c.dbt import dbt_executable
+from l2c.ingest.postgres import copy_raw_zone
 
 REPO = Path(__file__).resolve().parents[1]
 PROJECT = REPO / "dbt_project"
@@ -52,31 +52,6 @@ UNIT_TESTS = {
     "stg_ma__activities_latest_export_wins",
     "stg_ma__campaign_spend_restated_by_latest_export",
 }
-
-
-def _dbt() -> str:
-    exe = Path(sys.executable).with_name("dbt")
-    return str(exe) if exe.exists() else (shutil.which("dbt") or "dbt")
-
-
-def _ensure_postgres() -> None:
-    """The test needs the local PostgreSQL: start the cluster if it is down (never skip)."""
-    try:
-        psycopg.connect(PG_ADMIN, connect_timeout=3).close()
-        return
-    except psycopg.OperationalError:
-        pass
-    (version,) = os.listdir("/etc/postgresql")
-    subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "start"], check=True)
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            psycopg.connect(PG_ADMIN, connect_timeout=3).close()
-            return
-        except psycopg.OperationalError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.5)
 
 
 @dataclass
@@ -108,13 +83,13 @@ def raw_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def builds(raw_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Build]]:
     """`dbt build` on both targets, run concurrently (separate target/log paths, separate DBs)."""
     work = tmp_path_factory.mktemp("dbt")
-    _ensure_postgres()
+    require_postgres(PG_ADMIN, "the dbt staging tests")
     pg_db = f"l2c_test_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
         conn.execute(f"create database {pg_db}")
     pg_conninfo = f"host=127.0.0.1 port=5432 user=postgres dbname={pg_db}"
     try:
-        copy_raw_zone_to_postgres(raw_dir, pg_conninfo)
+        copy_raw_zone(raw_dir, pg_conninfo)
         warehouse = work / "build.duckdb"
         procs: dict[str, tuple[subprocess.Popen[str], float, Path]] = {}
         for engine in ENGINES:
@@ -132,7 +107,7 @@ def builds(raw_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
                 "DBT_LOG_PATH": str(work / f"logs-{engine}"),
                 "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
             }
-            cmd = [_dbt(), "build", "--project-dir", str(PROJECT), "--profiles-dir", str(PROJECT)]
+            cmd = [dbt_executable(), "build", "--project-dir", str(PROJECT), "--profiles-dir", str(PROJECT)]
             cmd += ["--target", engine]
             proc = subprocess.Popen(
                 cmd, env=env, cwd=work, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
@@ -315,19 +290,3 @@ def test_dq_tables(build: Build, raw_dir: Path) -> None:
         len(raw_frame(raw_dir, e)) for e in schema.ENTITIES.values()
     )
     assert set(AUDIT_COLUMNS) - {"format", "bytes", "run_id"} <= set(audit[0])
-
-
-def test_sources_document_the_input_contract() -> None:
-    """Every raw column of schema.py is a documented source column with its raw-zone type."""
-    for source in schema.SOURCES:
-        doc = yaml.safe_load((PROJECT / f"models/staging/{source}/_{source}__sources.yml").read_text())
-        (src,) = doc["sources"]
-        tables = {t["name"]: t for t in src["tables"]}
-        for entity in schema.entities_of(source):
-            table = tables[entity.name]
-            assert table["identifier"] == f"{source}__{entity.name}"
-            documented = {c["name"]: c["data_type"].upper() for c in table["columns"]}
-            expected = {c: schema.RAW_TYPES[t] for c, t in entity.columns.items()}
-            expected |= {c: schema.RAW_TYPES[t] for c, t in schema.LINEAGE_COLUMNS.items()}
-            assert documented == expected
-            assert all(c.get("description") for c in table["columns"])

@@ -102,30 +102,6 @@ def _by_type(suite, type_: str) -> list[dict]:
     return [e.configuration.kwargs for e in suite.expectations if e.expectation_type == type_]
 
 
-@pytest.mark.parametrize("key", list(schema.ENTITIES), ids=lambda k: f"{k[0]}.{k[1]}")
-def test_raw_suite_matches_the_input_contract(gx_env: Path, key: tuple[str, str]) -> None:
-    """The committed raw suites follow schema.py (re-run expectations/author.py when it changes)."""
-    entity = schema.ENTITIES[key]
-    suite = quality.get_context().suites.get(quality.raw_suite_name(*key))
-    columns = {**entity.columns, **schema.LINEAGE_COLUMNS}
-    (table,) = _by_type(suite, "expect_table_columns_to_match_set")
-    assert table["column_set"] == list(columns)
-    types = {k["column"]: k["type_"] for k in _by_type(suite, "expect_column_values_to_be_of_type")}
-    assert types == {c: quality.RAW_PANDAS_TYPES[t] for c, t in columns.items()}
-    not_null = {k["column"] for k in _by_type(suite, "expect_column_values_to_not_be_null")}
-    assert not_null == {*entity.non_empty_columns, *schema.LINEAGE_COLUMNS}
-    in_set = {k["column"]: tuple(k["value_set"]) for k in _by_type(suite, "expect_column_values_to_be_in_set")}
-    assert in_set == entity.accepted_values
-    if len(entity.key) == 1:
-        unique = _by_type(suite, "expect_column_values_to_be_unique")
-        assert [k["column"] for k in unique] == list(entity.key)
-    else:
-        unique = _by_type(suite, "expect_compound_columns_to_be_unique")
-        assert [k["column_list"] for k in unique] == [list(entity.key)]
-    ranges = {k["column"] for k in _by_type(suite, "expect_column_values_to_be_between")}
-    assert ranges == {c for c, t in entity.columns.items() if t in ("timestamp", "date")} | {"_export_date"}
-
-
 # ------------------------------------------------------------------ clean world
 
 
@@ -159,9 +135,13 @@ def test_flow_rates_above_one_are_legitimate(world: Built, gx_env: Path) -> None
     above = world.query("select count(*) n from marts.fct_funnel_flow where mql_to_sql_rate > 1")["n"][0]
     assert above > 0
     suites = quality.get_context().suites
-    flow = {k["column"]: k for k in _by_type(suites.get("mart_fct_funnel_flow"), "expect_column_values_to_be_between")}
+    flow = {
+        k["column"]: k
+        for k in _by_type(suites.get("mart_fct_funnel_flow"), "expect_column_values_to_be_between")
+    }
     cohort = {
-        k["column"]: k for k in _by_type(suites.get("mart_fct_funnel_cohort"), "expect_column_values_to_be_between")
+        k["column"]: k
+        for k in _by_type(suites.get("mart_fct_funnel_cohort"), "expect_column_values_to_be_between")
     }
     assert flow["mql_to_sql_rate"]["min_value"] == 0 and flow["mql_to_sql_rate"].get("max_value") is None
     assert cohort["mql_to_sql_rate"]["max_value"] == 1
@@ -264,7 +244,9 @@ MART_CORRUPTIONS = {
         ["mart_fct_funnel_cohort", "expect_column_values_to_be_between(lead_to_order_rate)", "1.5"],
     ),
     "duplicated_mart_key": (
-        ["INSERT INTO marts.fct_funnel_flow SELECT * FROM marts.fct_funnel_flow WHERE period_grain = 'year' LIMIT 1"],
+        [
+            "INSERT INTO marts.fct_funnel_flow SELECT * FROM marts.fct_funnel_flow WHERE period_grain = 'year' LIMIT 1"
+        ],
         {"mart_fct_funnel_flow"},
         [
             "mart_fct_funnel_flow",
@@ -272,7 +254,9 @@ MART_CORRUPTIONS = {
         ],
     ),
     "staging_row_deleted": (
-        ["DELETE FROM staging.stg_ma__leads WHERE lead_id = (SELECT min(lead_id) FROM staging.stg_ma__leads)"],
+        [
+            "DELETE FROM staging.stg_ma__leads WHERE lead_id = (SELECT min(lead_id) FROM staging.stg_ma__leads)"
+        ],
         {"mart_reconciliation"},
         [
             "mart_reconciliation [reconciliation]",

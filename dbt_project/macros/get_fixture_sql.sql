@@ -7,9 +7,10 @@
     there (dbt-core issues #9851, #10292); the unit-test context has no graph to read the sources'
     YAML `data_type`s from either. So when a fixture's input relation does not exist and it is one
     of the raw-zone tables, the types come from raw_zone_column_types() (the raw-zone contract,
-    plugins/l2c/schema.py); everything else goes to dbt's own macro unchanged. On PostgreSQL the raw
-    tables exist and dbt introspects them as usual. A column added to schema.py and the staging
-    model but not here makes the unit tests fail loudly ("column not found"), never pass silently.
+    generated from plugins/l2c/schema.py by `l2c-dev contracts` at the end of this file); everything
+    else goes to dbt's own macro unchanged. On PostgreSQL the raw tables exist and dbt introspects
+    them as usual. `l2c-dev contracts --check` (tests/test_contracts.py) fails when the generated
+    macro is behind schema.py.
 
     The row formatting is dbt's own get_fixture_sql (dbt-adapters 1.x), with the types given.
 -#}
@@ -50,6 +51,7 @@
 {% endmacro %}
 
 
+{#- BEGIN raw_zone_column_types: generated from plugins/l2c/schema.py by `l2c-dev contracts`; do not edit -#}
 {#- Column -> type of every raw-zone table, by identifier (schema.RAW_TYPES + LINEAGE_COLUMNS). -#}
 {% macro raw_zone_column_types() %}
     {%- set s, ts, d, dec, i, b = 'varchar', 'timestamp', 'date', 'decimal(18,2)', 'bigint', 'boolean' -%}
@@ -77,3 +79,4 @@
     }) -%}
     {{ return(tables) }}
 {% endmacro %}
+{#- END raw_zone_column_types -#}

@@ -1,19 +1,58 @@
 """Static reference data of the demo world: branch offices, business units, channels, names.
 
-Everything here is plain, ordered Python data (tuples, not sets) so the simulation is deterministic.
-``world.json`` (written next to the exports) publishes the parts later dbt seed tables need: the
-region list with the provinces each branch office covers, the business units with their industries,
-and the channel list keyed by ``utm_source``.
+The company's business configuration is the dbt seeds' (``dbt_project/seeds/``: regions,
+province_regions, business_units, industry_business_units, channels): :data:`REGIONS`,
+:data:`BUSINESS_UNITS` and :data:`CHANNELS` are read from those CSV files at import, in their row
+order. This module only adds what the simulation needs on top, keyed by the seeds' values (province
+and industry weights, cities, deal sizes, channel mix and propensities); a seed value without its
+demo parameters (or the reverse) fails the import, so the demo world only ever uses seed values.
+
+Everything is plain, ordered Python data (tuples, not sets) so the simulation is deterministic.
+``world.json`` (written next to the exports) publishes the region list with the provinces each
+branch office covers, the business units with their industries, and the channel list keyed by
+``utm_source``.
 
 All Chinese strings are GBK-encodable (the MA lead export is GBK).
 """
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass
+from pathlib import Path
+
+#: The dbt project's seeds folder of this checkout (dev/l2c_dev/demo/ -> <repo>/dbt_project/seeds).
+SEEDS_DIR = Path(__file__).resolve().parents[3] / "dbt_project" / "seeds"
+
+
+def read_seed(name: str, seeds_dir: Path | None = None) -> list[dict[str, str]]:
+    """The rows of ``<seeds_dir>/<name>.csv`` in file order, as str -> str dicts."""
+    with open((seeds_dir or SEEDS_DIR) / f"{name}.csv", encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _same_keys(what: str, seeds: list[str], params: dict) -> None:
+    """The demo parameters cover exactly the seed values (no more, no less)."""
+    missing = [k for k in seeds if k not in params]
+    unknown = [k for k in params if k not in seeds]
+    if missing or unknown:
+        raise ValueError(
+            f"demo catalog out of step with the dbt seeds: {what} "
+            + (f"without demo parameters {missing}" if missing else "")
+            + (" and " if missing and unknown else "")
+            + (f"not in the seeds {unknown}" if unknown else "")
+        )
+
+
+def _seed_bool(value: str) -> bool:
+    if value not in ("true", "false"):
+        raise ValueError(f"expected true/false in a boolean seed column, got {value!r}")
+    return value == "true"
+
 
 # --------------------------------------------------------------------------------------------------
-# Regions (branch offices, 分公司) and the provinces each covers. Province weights = share of leads.
+# Regions (branch offices, 分公司) and the provinces each covers (seeds regions, province_regions).
+# Province weights = share of leads.
 # --------------------------------------------------------------------------------------------------
 
 
@@ -24,16 +63,19 @@ class Region:
     provinces: tuple[str, ...]
 
 
-REGIONS: tuple[Region, ...] = (
-    Region(
-        "Beijing", "北京分公司", ("北京", "天津", "河北", "山西", "内蒙古", "辽宁", "吉林", "黑龙江", "山东")
-    ),
-    Region("Shanghai", "上海分公司", ("上海", "江苏", "浙江", "安徽")),
-    Region("Guangzhou", "广州分公司", ("广东", "广西", "海南", "福建")),
-    Region("Chengdu", "成都分公司", ("四川", "重庆", "云南", "贵州", "西藏")),
-    Region("Wuhan", "武汉分公司", ("湖北", "湖南", "河南", "江西")),
-    Region("Xian", "西安分公司", ("陕西", "甘肃", "青海", "宁夏", "新疆")),
-)
+def _regions(seeds_dir: Path | None = None) -> tuple[Region, ...]:
+    provinces = read_seed("province_regions", seeds_dir)
+    return tuple(
+        Region(
+            r["region"],
+            r["region_name_zh"],
+            tuple(p["province"] for p in provinces if p["region"] == r["region"]),
+        )
+        for r in read_seed("regions", seeds_dir)
+    )
+
+
+REGIONS: tuple[Region, ...] = _regions()
 
 #: province -> (weight in % of leads, cities with their pinyin)
 PROVINCES: dict[str, tuple[float, tuple[tuple[str, str], ...]]] = {
@@ -70,6 +112,8 @@ PROVINCES: dict[str, tuple[float, tuple[tuple[str, str], ...]]] = {
     "新疆": (0.5, (("乌鲁木齐", "wulumuqi"),)),
 }
 
+_same_keys("provinces", [p for r in REGIONS for p in r.provinces], PROVINCES)
+
 #: Share of MA leads whose province is unknown (empty): they map to region UNKNOWN until assigned.
 UNKNOWN_PROVINCE_SHARE = 0.025
 
@@ -79,7 +123,7 @@ def province_to_region() -> dict[str, str]:
 
 
 # --------------------------------------------------------------------------------------------------
-# Business units (事业部) by industry.
+# Business units (事业部) by industry (seeds business_units, industry_business_units).
 # --------------------------------------------------------------------------------------------------
 
 
@@ -92,12 +136,26 @@ class BusinessUnit:
     deal_size: float
 
 
-BUSINESS_UNITS: tuple[BusinessUnit, ...] = (
-    BusinessUnit("Manufacturing", "智能制造事业部", ("制造业", "汽车", "能源化工"), 1.3),
-    BusinessUnit("High-Tech", "高科技事业部", ("互联网", "IT软件", "电子通信"), 1.0),
-    BusinessUnit("Consumer", "消费品事业部", ("快消", "零售", "医疗健康"), 0.9),
-    BusinessUnit("Services", "企业服务事业部", ("金融", "专业服务", "教育培训"), 1.1),
-)
+#: business unit -> opportunity amount multiplier
+DEAL_SIZES: dict[str, float] = {"Manufacturing": 1.3, "High-Tech": 1.0, "Consumer": 0.9, "Services": 1.1}
+
+
+def _business_units(seeds_dir: Path | None = None) -> tuple[BusinessUnit, ...]:
+    industries = read_seed("industry_business_units", seeds_dir)
+    units = read_seed("business_units", seeds_dir)
+    _same_keys("business units", [b["business_unit"] for b in units], DEAL_SIZES)
+    return tuple(
+        BusinessUnit(
+            b["business_unit"],
+            b["business_unit_name_zh"],
+            tuple(i["industry"] for i in industries if i["business_unit"] == b["business_unit"]),
+            DEAL_SIZES[b["business_unit"]],
+        )
+        for b in units
+    )
+
+
+BUSINESS_UNITS: tuple[BusinessUnit, ...] = _business_units()
 
 #: industry -> (weight, pinyin, business words for company names as (zh, pinyin))
 INDUSTRIES: dict[str, tuple[float, tuple[tuple[str, str], ...]]] = {
@@ -114,6 +172,8 @@ INDUSTRIES: dict[str, tuple[float, tuple[tuple[str, str], ...]]] = {
     "专业服务": (12.0, (("企业管理咨询", "zixun"), ("人力资源", "renli"), ("会计师事务所", "kuaiji"))),
     "教育培训": (10.0, (("教育科技", "jiaoyu"), ("培训", "peixun"))),
 }
+
+_same_keys("industries", [i for b in BUSINESS_UNITS for i in b.industries], INDUSTRIES)
 
 #: characters that make two-character brand names (zh, pinyin)
 BRAND_CHARS: tuple[tuple[str, str], ...] = tuple(
@@ -301,9 +361,10 @@ GIVEN_NAMES: tuple[tuple[str, str], ...] = (
 FREE_MAIL_DOMAINS: tuple[str, ...] = ("qq.com", "163.com", "126.com", "sina.com")
 
 # --------------------------------------------------------------------------------------------------
-# Channels. ``utm_source`` alone identifies a channel (so a dbt seed can map it); ``share`` is the
-# share of new MA leads entering through the channel (first touch); ``propensity`` scales the
-# conversion probabilities (normalised so the lead mix hits the calibrated funnel rates).
+# Channels (seed channels: code, names, utm_source / utm_medium, online, paid). ``utm_source`` alone
+# identifies a channel (so the seed can map it); ``share`` is the share of new MA leads entering
+# through the channel (first touch); ``propensity`` scales the conversion probabilities (normalised
+# so the lead mix hits the calibrated funnel rates).
 # --------------------------------------------------------------------------------------------------
 
 
@@ -322,39 +383,43 @@ class Channel:
     creation_activity: str | None
 
 
-CHANNELS: tuple[Channel, ...] = (
-    Channel("baidu_sem", "百度SEM", "baidu", "cpc", True, True, "inbound", 0.285, 1.0, "form_submit"),
-    Channel("seo", "SEO自然搜索", "seo", "organic", True, False, "inbound", 0.205, 0.9, "form_submit"),
-    Channel("zhihu", "知乎", "zhihu", "content", True, False, "inbound", 0.04, 0.8, "form_submit"),
-    Channel("weibo", "微博", "weibo", "social", True, False, "outbound", 0.02, 0.5, "form_submit"),
-    Channel("wechat", "微信", "wechat", "social", True, True, "outbound", 0.03, 0.8, "form_submit"),
-    Channel(
-        "live_stream", "直播", "live", "live_stream", True, True, "outbound", 0.04, 0.9, "live_stream_watched"
-    ),
-    Channel("direct", "直接访问", "direct", "none", True, False, "inbound", 0.025, 1.2, "form_submit"),
-    Channel(
-        "trade_show", "展会", "expo", "offline", False, True, "outbound", 0.09, 0.9, "offline_event_attended"
-    ),
-    Channel(
-        "seminar",
-        "研讨会",
-        "seminar",
-        "offline",
-        False,
-        True,
-        "outbound",
-        0.065,
-        1.4,
-        "offline_event_attended",
-    ),
-    Channel("abm", "ABM", "abm", "outbound", False, True, "outbound", 0.06, 1.5, None),
-    Channel(
-        "referral", "客户转介绍", "referral", "referral", False, False, "inbound", 0.05, 1.8, "form_submit"
-    ),
-    Channel("cold_call", "电话外呼", "call", "outbound", False, True, "outbound", 0.09, 0.5, None),
+#: channel -> (lead_source, share, propensity, creation_activity): the demo's part of a channel
+CHANNEL_MIX: dict[str, tuple[str, float, float, str | None]] = {
+    "baidu_sem": ("inbound", 0.285, 1.0, "form_submit"),
+    "seo": ("inbound", 0.205, 0.9, "form_submit"),
+    "zhihu": ("inbound", 0.04, 0.8, "form_submit"),
+    "weibo": ("outbound", 0.02, 0.5, "form_submit"),
+    "wechat": ("outbound", 0.03, 0.8, "form_submit"),
+    "live_stream": ("outbound", 0.04, 0.9, "live_stream_watched"),
+    "direct": ("inbound", 0.025, 1.2, "form_submit"),
+    "trade_show": ("outbound", 0.09, 0.9, "offline_event_attended"),
+    "seminar": ("outbound", 0.065, 1.4, "offline_event_attended"),
+    "abm": ("outbound", 0.06, 1.5, None),
+    "referral": ("inbound", 0.05, 1.8, "form_submit"),
+    "cold_call": ("outbound", 0.09, 0.5, None),
     # nurture-only channel: touches existing leads, never a first touch
-    Channel("edm", "邮件营销", "edm", "email", True, True, "outbound", 0.0, 1.0, None),
-)
+    "edm": ("outbound", 0.0, 1.0, None),
+}
+
+
+def _channels(seeds_dir: Path | None = None) -> tuple[Channel, ...]:
+    rows = read_seed("channels", seeds_dir)
+    _same_keys("channels", [c["channel"] for c in rows], CHANNEL_MIX)
+    return tuple(
+        Channel(
+            c["channel"],
+            c["channel_name_zh"],
+            c["utm_source"],
+            c["utm_medium"],
+            _seed_bool(c["is_online"]),
+            _seed_bool(c["is_paid"]),
+            *CHANNEL_MIX[c["channel"]],
+        )
+        for c in rows
+    )
+
+
+CHANNELS: tuple[Channel, ...] = _channels()
 
 #: Target cost per online lead (seed 003: ~150 CNY per lead; 85 % of online spend on Baidu).
 ONLINE_COST_PER_LEAD = 150.0
