@@ -10,15 +10,20 @@ UV_VERSION := 0.13.9
 # takes twice as long, in every task of every run.
 export UV_COMPILE_BYTECODE := 1
 
-.PHONY: help install demo test lint lock bench clean-data
+.PHONY: help install demo test test-fast test-integration lint fix-sql contracts lock bench clean-data
 
 help:
-	@echo "make demo   - build .venv, generate demo exports, run the nightly DAG through Airflow, print results"
-	@echo "make test   - build .venv and run the whole test suite"
-	@echo "make lint   - ruff (incl. Airflow 3 rules)"
-	@echo "make lock   - re-resolve requirements.lock from pyproject.toml (hashes, no URLs)"
-	@echo "make bench  - benchmarks (bench/README.md): loader vs plain DuckDB read_csv on 1M rows, then"
-	@echo "              the funnel marts on a 200,000-lead world (fails if the median exceeds 60 s)"
+	@echo "make demo             - build .venv, generate demo exports, run the nightly DAG through Airflow, print results"
+	@echo "make test             - build .venv and run the whole test suite, every lane (CI: .ci/run = lint + test)"
+	@echo "make test-fast        - the unit tests: no dbt build, Airflow or PostgreSQL (under 2 minutes)"
+	@echo "make test-integration - only the tests that build dbt, run Airflow or need PostgreSQL"
+	@echo "                        (lanes are pytest markers; tests/conftest.py classifies every test module)"
+	@echo "make lint             - ruff check, ruff format --check, Airflow 3 rules, sqlfluff on dbt_project/"
+	@echo "make fix-sql          - sqlfluff fix on dbt_project/ (models and singular tests, see .sqlfluffignore)"
+	@echo "make contracts        - regenerate the dbt source types, fixture macro and GX suites from plugins/l2c/schema.py"
+	@echo "make lock             - re-resolve requirements.lock (image) and requirements-dev.lock (hashes, no URLs)"
+	@echo "make bench            - benchmarks (bench/README.md): loader vs plain DuckDB read_csv on 1M rows, then"
+	@echo "                        the funnel marts on a 200,000-lead world (fails if the median exceeds 60 s)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,9 +46,32 @@ demo: install
 test: install
 	$(BIN)/python -m pytest
 
+test-fast: install
+	$(BIN)/python -m pytest -m "not integration"
+
+test-integration: install
+	$(BIN)/python -m pytest -m integration
+
+# sqlfluff renders every model through dbt (templater dbt, .sqlfluff). The profile reads its paths
+# from the environment: an in-memory DuckDB (nothing is built or read) and a raw zone that is only
+# written into the sources' read_parquet() text. dbt's output goes to dbt_project/target/sqlfluff,
+# so the manifest the DAG renders from (dbt_project/target/manifest.json) is left alone.
+SQLFLUFF := L2C_BUILD_WAREHOUSE=:memory: L2C_RAW_DIR=data/raw DBT_TARGET_PATH=target/sqlfluff $(BIN)/sqlfluff
+PY_SOURCES := plugins dev dags tests bench expectations
+
 lint: install
-	$(BIN)/ruff check plugins dags tests bench
+	$(BIN)/ruff check $(PY_SOURCES)
+	$(BIN)/ruff format --check $(PY_SOURCES)
 	$(BIN)/ruff check --select AIR3 dags
+	$(SQLFLUFF) lint dbt_project
+	$(BIN)/l2c-dev contracts --check
+
+# After a change to plugins/l2c/schema.py: rewrite every file generated from it (commit the result).
+contracts: install
+	$(BIN)/l2c-dev contracts
+
+fix-sql: install
+	$(SQLFLUFF) fix dbt_project
 
 # The dev lock is resolved first; the runtime lock is resolved under it as a constraint, so every
 # package the image installs has the same version the tests ran with (tests/test_lock.py checks).

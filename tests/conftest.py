@@ -46,9 +46,54 @@ def repo() -> Path:
 @pytest.fixture(scope="session")
 def dbt_manifest() -> Path:
     """`dbt parse` once per session, as `l2c-dev run` does before running the DAG."""
-    from l2c_dev.runner import airflow_env, dbt_parse
-
     from l2c.config import settings
+    from l2c_dev.runner import airflow_env, dbt_parse
 
     cfg = settings()
     return dbt_parse(cfg, airflow_env(cfg))
+
+
+# ------------------------------------------------------------------ test lanes
+# Every test module is classified here, once; the markers are defined in pyproject.toml.
+# `make test` runs every test; `make test-fast` deselects `integration` (2 cores: under 2 minutes);
+# `make test-integration` runs only those. A module missing from this table fails collection.
+#   integration  builds the dbt project, runs Airflow or needs PostgreSQL
+#   postgres     needs the PostgreSQL server at L2C_PG_HOST:L2C_PG_PORT
+#   airflow      runs the real DAG through Airflow
+#   slow         over a minute on its own
+LANES: dict[str, tuple[str, ...]] = {
+    "test_anomalies": ("integration", "slow"),  # dbt builds of two labelled 300,000-lead worlds
+    "test_attribution_scoring": ("integration",),  # dbt build, three runs
+    "test_config": (),
+    "test_contracts": (),
+    "test_dag": (),  # dbt parse + DagBag import
+    "test_dbt_staging": ("integration", "postgres"),
+    "test_demo": (),
+    "test_dims": ("integration", "postgres"),
+    "test_end_to_end": ("integration", "airflow", "slow"),
+    "test_funnel_pandas": ("integration", "slow"),
+    "test_funnel_worked_example": ("integration",),
+    "test_gx": ("integration",),  # dbt build of a small world
+    "test_layout": (),
+    "test_lead_to_cash": ("integration",),
+    "test_loader": (),
+    "test_mapping": (),
+    "test_normalize": (),
+    "test_postgres_parity": ("integration", "postgres", "slow"),
+    "test_publish": (),
+    "test_runlog": (),
+    "test_sensors": (),
+    "test_stack": ("integration", "airflow", "postgres", "slow"),  # the compose services as processes
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    unclassified = sorted({item.path.name for item in items if item.path.stem not in LANES})
+    if unclassified:
+        raise pytest.UsageError(
+            f"test module(s) not classified into a lane: {', '.join(unclassified)}. "
+            "Add each to LANES in tests/conftest.py (markers: integration, postgres, airflow, slow)."
+        )
+    for item in items:
+        for marker in LANES[item.path.stem]:
+            item.add_marker(marker)

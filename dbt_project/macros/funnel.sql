@@ -5,7 +5,7 @@
 
 {#-
     numerator / denominator as decimal(18, scale), rounded half away from zero; NULL when the
-    denominator is 0 or NULL (DESIGN section 4: a rate whose denominator is 0 is NULL, never 0 or an
+    denominator is 0 or NULL (a rate whose denominator is 0 is NULL, never 0 or an
     error). Operands are counts or decimals with at most 10 decimal places.
 
     The result must be the same on every engine, to the last digit. PostgreSQL divides numerics

@@ -1,5 +1,5 @@
 {#-
-    Reconciliation (DESIGN section 6): every MA lead and every CRM lead of staging is in exactly
+    Reconciliation: every MA lead and every CRM lead of staging is in exactly
     one fct_lead_to_cash row, and every fact row comes from at least one of them. Returns the
     offending ids with how many fact rows carry them.
 -#}
@@ -69,8 +69,10 @@ orphan_facts as (
 
 )
 
-select * from ma_coverage where fact_rows <> 1
+select * from ma_coverage
+where fact_rows <> 1
 union all
-select * from crm_coverage where fact_rows <> 1
+select * from crm_coverage
+where fact_rows <> 1
 union all
 select * from orphan_facts

@@ -37,18 +37,17 @@ facts as (
 events as (
 
     {%- for event_date in event_dates %}
+    {#- each measure counts on its own event date's rows only #}
+    {%- set columns = [] %}
+    {%- for name, spec in measures.items() %}
+    {%- do columns.append((spec.expr if spec.date == event_date else '0') ~ ' as ' ~ name) %}
+    {%- endfor %}
     select
         {{ event_date }} as activity_date,
         region,
         business_unit,
         channel,
-        {%- for name, spec in measures.items() %}
-        {%- if spec.date == event_date %}
-        {{ spec.expr }} as {{ name }}{% if not loop.last %},{% endif %}
-        {%- else %}
-        0 as {{ name }}{% if not loop.last %},{% endif %}
-        {%- endif %}
-        {%- endfor %}
+        {{ columns | join(',\n        ') }}
 
     from facts
     where {{ event_date }} is not null

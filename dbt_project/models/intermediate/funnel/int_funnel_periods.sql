@@ -83,9 +83,9 @@ first_periods as (
 
     -- start of each grain's first period: periods are whole, the first one starts before the data
     select
-        {%- for grain, column in funnel_period_grains() %}
+            {%- for grain, column in funnel_period_grains() %}
         min(case when days.date_day = range_.first_date then days.{{ column }} end) as first_{{ grain }}{% if not loop.last %},{% endif %}
-        {%- endfor %}
+            {%- endfor %}
 
     from days
     cross join range_
@@ -123,7 +123,8 @@ final as (
                 when 'quarter' then {{ dbt.dateadd('day', -1, dbt.dateadd('month', 3, 'period_start')) }}
                 else {{ dbt.dateadd('day', -1, dbt.dateadd('year', 1, 'period_start')) }}
             end
-        as date) as period_end,
+            as date
+        ) as period_end,
         cast(date_day as date) as date_day
 
     from periods

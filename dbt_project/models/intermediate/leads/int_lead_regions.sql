@@ -182,8 +182,7 @@ candidates as (
     left join campaign_business_units
         on lead_attributes.utm_campaign = campaign_business_units.utm_campaign
     left join industry_business_units
-        on coalesce(lead_attributes.ma_industry, nullif(trim(accounts.industry), ''))
-            = industry_business_units.industry
+        on coalesce(lead_attributes.ma_industry, nullif(trim(accounts.industry), '')) = industry_business_units.industry
     left join regions as owner_region
         on users.region = owner_region.region
     left join regions as account_region

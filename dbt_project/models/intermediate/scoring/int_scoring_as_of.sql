@@ -34,11 +34,7 @@ latest_export as (
 as_of as (
 
     select
-        {%- if as_of_date %}
-        cast('{{ as_of_date }}' as date) as as_of_date
-        {%- else %}
-        cast(exported_on as date) as as_of_date
-        {%- endif %}
+        cast({% if as_of_date %}'{{ as_of_date }}'{% else %}exported_on{% endif %} as date) as as_of_date
 
     from latest_export
 

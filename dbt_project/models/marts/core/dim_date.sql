@@ -74,15 +74,16 @@ positioned as (
     select
         flagged.*,
         case
-            when is_workday then sum(case when is_workday then 1 else 0 end) over (
-                partition by month_start
-                order by date_day
-                rows between unbounded preceding and current row
-            )
+            when flagged.is_workday
+                then sum(case when flagged.is_workday then 1 else 0 end) over (
+                    partition by flagged.month_start
+                    order by flagged.date_day
+                    rows between unbounded preceding and current row
+                )
         end as working_day_of_month,
-        coalesce(sum(case when is_workday then 1 else 0 end) over (
-            partition by month_start
-            order by date_day
+        coalesce(sum(case when flagged.is_workday then 1 else 0 end) over (
+            partition by flagged.month_start
+            order by flagged.date_day
             rows between 1 following and unbounded following
         ), 0) as working_days_left_in_month
 

@@ -82,7 +82,8 @@ final as (
                 when period_end < as_of_date then {{ dbt.datediff('period_end', 'as_of_date', 'day') }}
                 else 0
             end
-        as integer) as cohort_age_days,
+            as integer
+        ) as cohort_age_days,
         cast({{ dbt.datediff('period_start', 'as_of_date', 'day') }} as integer) as cohort_max_age_days,
         cast(cohort_leads as {{ dbt.type_bigint() }}) as cohort_leads,
         {%- for name in cohort_measures if not name.startswith('cohort_days_') %}

@@ -82,7 +82,7 @@ new_leads as (
         on facts.created_date between available.month_start and available.month_end
     left join scores
         on facts.lead_key = scores.lead_key
-        and scores.score_date = available.profile_date
+        and available.profile_date = scores.score_date
 
 ),
 

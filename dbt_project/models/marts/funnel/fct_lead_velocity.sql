@@ -26,7 +26,10 @@ lagged as (
 
     select
         monthly.*,
-        lag(mqls) over (partition by region, business_unit order by period_start) as mqls_last_month
+        lag(monthly.mqls) over (
+            partition by monthly.region, monthly.business_unit
+            order by monthly.period_start
+        ) as mqls_last_month
 
     from monthly
 

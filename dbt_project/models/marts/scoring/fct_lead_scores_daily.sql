@@ -120,8 +120,8 @@ lead_dates as (
 
     from run_dates
     inner join states
-        on states.created_date <= run_dates.score_date
-        and states.valid_from <= run_dates.score_date
+        on run_dates.score_date >= states.created_date
+        and run_dates.score_date >= states.valid_from
         and (states.valid_to is null or run_dates.score_date < states.valid_to)
 
 ),
