@@ -65,10 +65,6 @@ def say(message: str) -> None:
     print(f"[bench-loader {time.perf_counter() - _T0:7.1f}s] {message}", flush=True)
 
 
-def lit(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 # ---------------------------------------------------------------------------------- the export
 
 
@@ -178,10 +174,12 @@ def time_plain(path: Path, reader: str) -> tuple[float, int, int]:
     """Seconds, rows and columns of ``CREATE TABLE ... AS SELECT * FROM <reader>``."""
     import duckdb
 
+    from l2c.sql import literal
+
     con = duckdb.connect()
     try:
         started = time.perf_counter()
-        con.execute(f"CREATE TABLE leads AS SELECT * FROM {reader.format(path=lit(str(path)))}")
+        con.execute(f"CREATE TABLE leads AS SELECT * FROM {reader.format(path=literal(path))}")
         seconds = time.perf_counter() - started
         rows = con.execute("SELECT count(*) FROM leads").fetchone()[0]
         columns = len(con.execute("DESCRIBE leads").fetchall())

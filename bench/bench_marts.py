@@ -101,8 +101,8 @@ def write_state(work: Path, state: dict) -> None:
 def prepare_world(args: argparse.Namespace, work: Path, cfg) -> dict:
     """Generate the world and load it into the raw zone, unless the work dir already holds both."""
     from l2c import schema
-    from l2c_dev.demo import generate
     from l2c.ingest.load import load_export
+    from l2c_dev.demo import generate
 
     params = {
         "leads": args.leads,
@@ -195,7 +195,7 @@ class DbtRun:
 
 
 def run_dbt(cfg, work: Path, verb: str, selection: list[str], label: str) -> DbtRun:
-    from l2c.airflow.cosmos import dbt_executable
+    from l2c.dbt import dbt_executable
 
     target = work / "dbt" / "target"
     env = {

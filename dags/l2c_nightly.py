@@ -43,9 +43,9 @@ import pendulum
 from airflow.sdk import Asset, CronDataIntervalTimetable, dag, task
 
 from l2c.airflow import alerts, nightly, runlog
-from l2c.config import settings
 from l2c.airflow.cosmos import WRITER_POOL, dbt_task_group, producer_task
 from l2c.airflow.sensors import ExportSensor
+from l2c.config import settings
 
 SETTINGS = settings()
 RAW_MA = Asset("l2c_raw_ma")
@@ -109,7 +109,11 @@ def l2c_nightly():
     def check_marts(**context) -> dict:
         return nightly.check_marts(context)
 
-    @task(task_id="detect_anomalies", pool=WRITER_POOL, on_success_callback=[runlog.on_success, alerts.anomaly_callback])
+    @task(
+        task_id="detect_anomalies",
+        pool=WRITER_POOL,
+        on_success_callback=[runlog.on_success, alerts.anomaly_callback],
+    )
     def detect_anomalies(**context) -> dict:
         return nightly.detect_anomalies(context)
 

@@ -70,13 +70,19 @@ def test_collection_days_follow_spring_festival_2024(calendar):
     national_day = [h for h in calendar.long_holidays(5) if h[0].year == 2024 and h[0].month == 10]
     assert national_day == [(date(2024, 10, 1), date(2024, 10, 7), "National Day")]
     # the last 3 working days of September 2024 include the make-up Sunday 2024-09-29
-    assert calendar.month_windows(3)[date(2024, 9, 1)] == [date(2024, 9, 27), date(2024, 9, 29), date(2024, 9, 30)]
+    assert calendar.month_windows(3)[date(2024, 9, 1)] == [
+        date(2024, 9, 27),
+        date(2024, 9, 29),
+        date(2024, 9, 30),
+    ]
 
 
 # ------------------------------------------------------------------ baselines: never the tested period
 
 
-def _one_cell(calendar: Calendar, months: list[date], spikes: dict[date, int], per_day: int = 3) -> pd.DataFrame:
+def _one_cell(
+    calendar: Calendar, months: list[date], spikes: dict[date, int], per_day: int = 3
+) -> pd.DataFrame:
     """A single region/BU cell with ``per_day`` SQLs on every working day, plus ``spikes[m]`` extra
     SQLs spread over month m's last 3 working days."""
     windows = calendar.month_windows(3)
@@ -124,7 +130,9 @@ def evaluation(tmp_path_factory):
 
     start, end = default_period(2)
     base = tmp_path_factory.mktemp("dq-eval")
-    dirty = evaluate_world(base / "dirty", seed=EVAL_SEED, leads=EVAL_LEADS, start=start, end=end, clean=False)
+    dirty = evaluate_world(
+        base / "dirty", seed=EVAL_SEED, leads=EVAL_LEADS, start=start, end=end, clean=False
+    )
     clean = evaluate_world(base / "clean", seed=EVAL_SEED, leads=EVAL_LEADS, start=start, end=end, clean=True)
     return dirty, clean
 
@@ -162,14 +170,15 @@ def test_missing_export_and_duplicate_surge_name_the_file(evaluation):
     assert hits[0].severity == "error"
     surge = labels[labels["anomaly_type"] == "duplicate_surge"].iloc[0]
     dup = [a for a in dirty.flags if a.check_name == "duplicate_surge"]
-    assert [(a.period_start, a.source, a.entity) for a in dup] == [(surge.period_start, surge.source, surge.entity)]
+    assert [(a.period_start, a.source, a.entity) for a in dup] == [
+        (surge.period_start, surge.source, surge.entity)
+    ]
 
 
 def test_spring_festival_2024_catch_up_is_flagged_and_named(tmp_path):
     """Seed 003: conversions due before Spring Festival 2024 recorded in the week of 2024-02-05."""
-    from l2c_dev.evaluate import build_world, read_labels
-
     from l2c.quality.anomalies import detect, load_config
+    from l2c_dev.evaluate import build_world, read_labels
 
     landing, raw, warehouse, dates = build_world(
         tmp_path / "sf2024", leads=60_000, start=date(2023, 6, 1), end=date(2024, 4, 30), seed=3, clean=False
@@ -194,8 +203,16 @@ def test_spring_festival_2024_catch_up_is_flagged_and_named(tmp_path):
 
 def _anomaly(check: str, day: date, severity: str = "warn") -> core.Anomaly:
     return core.Anomaly(
-        check_name=check, metric="m", period_grain="day", period_start=day, period_end=day,
-        observed=2.0, expected=1.0, score=3.0, severity=severity, message=f"{check} on {day}",
+        check_name=check,
+        metric="m",
+        period_grain="day",
+        period_start=day,
+        period_end=day,
+        observed=2.0,
+        expected=1.0,
+        score=3.0,
+        severity=severity,
+        message=f"{check} on {day}",
     )
 
 
@@ -244,8 +261,13 @@ def webhook(monkeypatch):
     server = http.server.HTTPServer(("127.0.0.1", 0), _Hook)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    conn = {"conn_type": "http", "host": "127.0.0.1", "port": server.server_port, "schema": "http",
-            "extra": {"endpoint": "/hooks/l2c"}}
+    conn = {
+        "conn_type": "http",
+        "host": "127.0.0.1",
+        "port": server.server_port,
+        "schema": "http",
+        "extra": {"endpoint": "/hooks/l2c"},
+    }
     monkeypatch.setenv("AIRFLOW_CONN_L2C_ALERTS", json.dumps(conn))
     yield _Hook.received
     server.shutdown()
@@ -259,8 +281,16 @@ def test_anomaly_callback_posts_new_anomalies_to_the_l2c_alerts_connection(tmp_p
 
     monkeypatch.setenv("L2C_RAW_DIR", str(tmp_path / "raw"))
     con = duckdb.connect(str(tmp_path / "w.duckdb"))
-    record(con, [_anomaly("duplicate_surge", date(2025, 3, 1), "error"), _anomaly("sql_day_spike", date(2025, 3, 1), "info")],
-           tmp_path / "raw", date(2025, 3, 1), "run-x")
+    record(
+        con,
+        [
+            _anomaly("duplicate_surge", date(2025, 3, 1), "error"),
+            _anomaly("sql_day_spike", date(2025, 3, 1), "info"),
+        ],
+        tmp_path / "raw",
+        date(2025, 3, 1),
+        "run-x",
+    )
     con.close()
     context = {"logical_date": pendulum.datetime(2025, 3, 1, 2, tz="Asia/Shanghai"), "run_id": "run-x"}
     alerts.anomaly_callback(context)
@@ -296,7 +326,13 @@ def test_an_unreachable_webhook_does_not_raise(monkeypatch, caplog):
 def test_thresholds_live_in_one_config_file(repo):
     cfg = core.load_config(repo / "expectations" / "anomalies.yml")
     assert set(cfg) >= {
-        "month_end_sql_spike", "sql_day_spike", "holiday_catchup_spike", "unknown_region_surge",
-        "missing_export", "export_freshness", "volume_drop", "duplicate_surge",
+        "month_end_sql_spike",
+        "sql_day_spike",
+        "holiday_catchup_spike",
+        "unknown_region_surge",
+        "missing_export",
+        "export_freshness",
+        "volume_drop",
+        "duplicate_surge",
     }
     assert core.config_path() == repo / "expectations" / "anomalies.yml"

@@ -23,9 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -34,6 +32,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
+
+from l2c.dbt import dbt_executable
 
 REPO = Path(__file__).resolve().parents[1]
 PROJECT = REPO / "dbt_project"
@@ -59,11 +59,6 @@ SCORE_COLUMNS = [
 ]
 
 
-def _dbt() -> str:
-    exe = Path(sys.executable).with_name("dbt")
-    return str(exe) if exe.exists() else (shutil.which("dbt") or "dbt")
-
-
 @dataclass
 class Warehouse:
     path: Path
@@ -81,7 +76,7 @@ class Warehouse:
 
 
 def _run_dbt(env: dict[str, str], work: Path, step: str, *args: str) -> str:
-    cmd = [_dbt(), *args, "--project-dir", str(PROJECT), "--profiles-dir", str(PROJECT)]
+    cmd = [dbt_executable(), *args, "--project-dir", str(PROJECT), "--profiles-dir", str(PROJECT)]
     cmd += ["--target-path", str(work / f"target-{step}"), "--log-path", str(work / f"logs-{step}")]
     started = time.monotonic()
     proc = subprocess.run(cmd, env=env, cwd=work, capture_output=True, text=True, timeout=300)
@@ -101,10 +96,9 @@ def _scores(path: Path) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Warehouse]:
-    from l2c_dev.demo import generate
-
     from l2c.config import settings
     from l2c.ingest.load import load_export
+    from l2c_dev.demo import generate
 
     work = tmp_path_factory.mktemp("attribution_scoring")
     mp = pytest.MonkeyPatch()

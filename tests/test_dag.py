@@ -64,7 +64,9 @@ def test_nightly_wiring(dagbag):
     assert "check_raw_zone" in producer.upstream_task_ids
     # mart contract checks after the whole dbt build; then the anomaly detectors; publish last
     check_marts = dag.get_task("check_marts")
-    assert check_marts.upstream_task_ids and all(t.startswith("dbt_build.") for t in check_marts.upstream_task_ids)
+    assert check_marts.upstream_task_ids and all(
+        t.startswith("dbt_build.") for t in check_marts.upstream_task_ids
+    )
     # the producer runs the data tests: its failure (a failed test) must block publish
     assert producer.task_id in check_marts.upstream_task_ids
     assert dag.get_task("detect_anomalies").upstream_task_ids == {"check_marts"}

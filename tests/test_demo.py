@@ -16,11 +16,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from l2c_dev.demo import GenerateResult, generate
-from l2c_dev.demo.exports import FORMATS, MAPPINGS_DIR
 from python_calamine import CalamineWorkbook
 
 from l2c import schema
+from l2c_dev.demo import GenerateResult, generate
+from l2c_dev.demo.exports import FORMATS, MAPPINGS_DIR
 
 START, END = dt.date(2023, 9, 1), dt.date(2025, 8, 31)
 BIG = 30_000  # calibration world (a few seconds)

@@ -11,10 +11,7 @@ from __future__ import annotations
 import calendar as pycal
 import datetime as dt
 import os
-import shutil
 import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,7 +22,11 @@ import holidays
 import pandas as pd
 import psycopg
 import pytest
-from fixtures.raw_zone import build_raw_zone, copy_raw_zone_to_postgres
+from fixtures.pg import require_postgres
+from fixtures.raw_zone import build_raw_zone
+
+from l2c.dbt import dbt_executable
+from l2c.ingest.postgres import copy_raw_zone
 from l2c_dev.calendar_seed import write_calendar_seed
 
 REPO = Path(__file__).resolve().parents[1]
@@ -41,45 +42,20 @@ DIMS = {
 FIRST, LAST = dt.date(2020, 1, 1), dt.date(2030, 12, 31)
 
 
-def _dbt() -> str:
-    exe = Path(sys.executable).with_name("dbt")
-    return str(exe) if exe.exists() else (shutil.which("dbt") or "dbt")
-
-
-def _ensure_postgres() -> None:
-    """The test needs the local PostgreSQL: start the cluster if it is down (never skip)."""
-    try:
-        psycopg.connect(PG_ADMIN, connect_timeout=3).close()
-        return
-    except psycopg.OperationalError:
-        pass
-    (version,) = os.listdir("/etc/postgresql")
-    subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "start"], check=True)
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            psycopg.connect(PG_ADMIN, connect_timeout=3).close()
-            return
-        except psycopg.OperationalError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.5)
-
-
 @pytest.fixture(scope="module")
 def tables(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, dict[str, pd.DataFrame]]]:
     """{engine: {table: frame}} for the four dims (and the staging tables dim_channel reads)."""
     work = tmp_path_factory.mktemp("dims")
     raw = work / "raw"
     build_raw_zone(raw)
-    _ensure_postgres()
+    require_postgres(PG_ADMIN, "the dimension tests")
     pg_db = f"l2c_dims_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
         conn.execute(f"create database {pg_db}")
     pg_conninfo = f"host=127.0.0.1 port=5432 user=postgres dbname={pg_db}"
     warehouse = work / "build.duckdb"
     try:
-        copy_raw_zone_to_postgres(raw, pg_conninfo)
+        copy_raw_zone(raw, pg_conninfo)
         procs = {}
         for engine in ("duckdb", "postgres"):
             env = {
@@ -95,7 +71,7 @@ def tables(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, dict[
                 "DBT_LOG_PATH": str(work / f"logs-{engine}"),
                 "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
             }
-            cmd = [_dbt(), "build", "--project-dir", str(PROJECT), "--profiles-dir", str(PROJECT)]
+            cmd = [dbt_executable(), "build", "--project-dir", str(PROJECT), "--profiles-dir", str(PROJECT)]
             cmd += ["--target", engine, "--select", *(f"+{d}" for d in DIMS)]
             # only tests whose every parent is selected (not the other seeds' relationship tests)
             cmd += ["--indirect-selection", "cautious"]

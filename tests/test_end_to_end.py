@@ -33,10 +33,9 @@ BROKEN_KINDS = {"cut_short", "bad_timestamp", "bad_amount"}  # what a loader mus
 
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory, monkeypatch_module):
+    from l2c.config import settings
     from l2c_dev.demo import generate
     from l2c_dev.runner import run_dates
-
-    from l2c.config import settings
 
     base = tmp_path_factory.mktemp("e2e")
     for var, sub in {
@@ -55,8 +54,13 @@ def pipeline(tmp_path_factory, monkeypatch_module):
     # nights publish (test_reader_saw_only_complete_snapshots)
     stop = base / "reader.stop"
     reader = subprocess.Popen(
-        [sys.executable, str(Path(__file__).parent / "fixtures" / "mart_reader.py"),
-         str(cfg.warehouse), str(_reader_log(cfg)), str(stop)],
+        [
+            sys.executable,
+            str(Path(__file__).parent / "fixtures" / "mart_reader.py"),
+            str(cfg.warehouse),
+            str(_reader_log(cfg)),
+            str(stop),
+        ],
     )
     try:
         runs = run_dates(days[0], days[-1], cfg, echo=messages.append)
@@ -80,7 +84,9 @@ def monkeypatch_module():
 
 def _aliases(source: str, repo: Path) -> dict[str, dict[str, str]]:
     """vendor header (casefolded) -> canonical column, per entity, read from the mapping YAML."""
-    spec = yaml.safe_load((repo / "plugins" / "l2c" / "ingest" / "mappings" / f"{source}.yml").read_text("utf-8"))
+    spec = yaml.safe_load(
+        (repo / "plugins" / "l2c" / "ingest" / "mappings" / f"{source}.yml").read_text("utf-8")
+    )
     out: dict[str, dict[str, str]] = {}
     for entity in schema.entities_of(source):
         columns = spec["entities"].get(entity.name, {}).get("columns", {})
@@ -103,7 +109,9 @@ def _read_export(path: Path) -> pd.DataFrame:
     except UnicodeDecodeError:
         text = raw.decode("gb18030")
     if path.suffix == ".jsonl":
-        rows = [dict(json.loads(line), __line=i) for i, line in enumerate(text.splitlines(), 1) if line.strip()]
+        rows = [
+            dict(json.loads(line), __line=i) for i, line in enumerate(text.splitlines(), 1) if line.strip()
+        ]
         return pd.DataFrame(rows, dtype=object)
     reader = csv.reader(io.StringIO(text, newline=""))
     header = next(reader)
@@ -128,7 +136,9 @@ def _to_utc(values: pd.Series) -> pd.Series:
     return pd.Series(out, index=values.index, dtype="datetime64[ns]")
 
 
-def _expected_latest(landing: Path, days: list[date], broken: set[tuple[str, int]], repo: Path) -> dict[str, int]:
+def _expected_latest(
+    landing: Path, days: list[date], broken: set[tuple[str, int]], repo: Path
+) -> dict[str, int]:
     counts: dict[str, int] = {}
     for source in schema.SOURCES:
         aliases = _aliases(source, repo)
@@ -140,7 +150,9 @@ def _expected_latest(landing: Path, days: list[date], broken: set[tuple[str, int
                     continue
                 (path,) = [p for p in folder.iterdir() if p.stem == entity.name]
                 frame = _read_export(path)
-                frame = frame.rename(columns={c: aliases[entity.name].get(str(c).strip().casefold(), c) for c in frame.columns})
+                frame = frame.rename(
+                    columns={c: aliases[entity.name].get(str(c).strip().casefold(), c) for c in frame.columns}
+                )
                 rel = path.relative_to(landing).as_posix()
                 keep = [(rel, int(line)) not in broken for line in frame["__line"]]
                 frame = frame[keep].copy()
@@ -155,7 +167,9 @@ def _expected_latest(landing: Path, days: list[date], broken: set[tuple[str, int
             data[key] = data[key].fillna("").astype(str)
             latest = data.sort_values(order, na_position="first").groupby(key, dropna=False).tail(1)
             if "is_deleted" in latest.columns:
-                deleted = latest["is_deleted"].astype(str).str.strip().str.lower().isin({"true", "是", "1", "yes"})
+                deleted = (
+                    latest["is_deleted"].astype(str).str.strip().str.lower().isin({"true", "是", "1", "yes"})
+                )
                 latest = latest[~deleted]
             counts[f"stg_{source}__{entity.name}"] = len(latest)
     return counts
@@ -166,8 +180,16 @@ def test_every_run_succeeded_with_progress(pipeline):
     assert [r.export_date for r in runs] == days
     assert all(r.ok for r in runs), [(r.export_date, r.log_file) for r in runs]
     text = "\n".join(messages)
-    for stage in ("wait_for_ma_export", "load_ma", "load_crm", "check_raw_zone", "dbt_build", "check_marts",
-                  "detect_anomalies", "publish"):
+    for stage in (
+        "wait_for_ma_export",
+        "load_ma",
+        "load_crm",
+        "check_raw_zone",
+        "dbt_build",
+        "check_marts",
+        "detect_anomalies",
+        "publish",
+    ):
         assert stage in text, f"no progress line for {stage}"
     assert cfg.warehouse.exists()
 
@@ -496,4 +518,3 @@ def test_a_failed_contract_check_stops_the_night_before_dbt_and_publish(pipeline
     assert "check_marts" not in text and "dbt build passed" not in text
     assert log.count("ContractCheckFailed") >= 1 and "Marking task as UP_FOR_RETRY" not in log
     assert cfg.warehouse.stat().st_mtime_ns == before  # nothing published
-

@@ -1,6 +1,6 @@
 """Seed 000's worked example, reproduced by the real pipeline from a small hand-written export set.
 
-DESIGN section 4: "90,000 budget, 80 SQL from new leads + 40 from old = 120 SQL -> 750 per SQL;
+The worked example: "90,000 budget, 80 SQL from new leads + 40 from old = 120 SQL -> 750 per SQL;
 180 SQL -> 500 per SQL". The test writes one MA and one CRM export (every entity file, the unused
 ones header-only) into a temporary landing folder, loads them with `l2c.ingest.load.load_export` into a
 fresh raw zone and runs `dbt build --select +fct_channel_roi +fct_funnel_flow` (models and data
@@ -24,9 +24,7 @@ from __future__ import annotations
 import csv
 import json
 import os
-import shutil
 import subprocess
-import sys
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -37,6 +35,7 @@ import duckdb
 import pytest
 
 from l2c import schema
+from l2c.dbt import dbt_executable
 
 REPO = Path(__file__).resolve().parents[1]
 PROJECT = REPO / "dbt_project"
@@ -217,11 +216,6 @@ def write_landing(landing: Path, exports: ExportSet) -> dict[tuple[str, str], in
     return counts
 
 
-def _dbt() -> str:
-    exe = Path(sys.executable).with_name("dbt")
-    return str(exe) if exe.exists() else (shutil.which("dbt") or "dbt")
-
-
 @dataclass
 class Built:
     warehouse: Path
@@ -264,7 +258,8 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
         }
         selection = ["+fct_channel_roi", "+fct_funnel_flow"]
         # cautious: leave out tests that also read unselected marts (fct_funnel_cohort's reconciliation)
-        cmd = [_dbt(), "build", "--select", *selection, "--indirect-selection", "cautious", "--target", "duckdb"]
+        cmd = [dbt_executable(), "build", "--select", *selection, "--indirect-selection", "cautious"]
+        cmd += ["--target", "duckdb"]
         cmd += ["--project-dir", str(PROJECT), "--profiles-dir", str(PROJECT)]
         cmd += ["--target-path", str(base / "dbt-target")]
         proc = subprocess.run(cmd, env=env, cwd=base, capture_output=True, text=True, timeout=900)

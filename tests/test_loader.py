@@ -1,4 +1,4 @@
-"""The loader end to end: landing files in, raw / quarantine / audit Parquet out (DESIGN section 3).
+"""The loader end to end: landing files in, raw / quarantine / audit Parquet out.
 
 Every test builds its own small export under tmp_path (L2C_LANDING_DIR / L2C_RAW_DIR point there),
 so nothing depends on the demo generator or on the repository's data/ folder.
@@ -351,6 +351,7 @@ def test_undecodable_file_is_an_error_and_nothing_is_written(env):
 
 def test_jsonl_and_xlsx_give_the_same_rows_as_csv(env):
     import xlsxwriter
+
     records = [
         {"lead_id": "L1", "created_at": "2024-03-01 08:00:00", "updated_at": "2024-03-01 08:00:00", "phone": "13800138000", "lead_score": "7"},
         {"lead_id": "L2", "created_at": "2024-03-02 08:00:00", "updated_at": "2024-03-02 08:00:00", "phone": "+86 139-0013-9000", "lead_score": "8"},
@@ -592,9 +593,9 @@ def test_record_scan_agrees_with_pythons_csv_across_chunk_boundaries(tmp_path, m
 
 
 def test_gbk_without_iconv_uses_pythons_codec(env, monkeypatch):
-    from l2c.ingest import landing
+    from l2c.ingest import encoding
 
-    monkeypatch.setattr(landing.shutil, "which", lambda _name: None)
+    monkeypatch.setattr(encoding.shutil, "which", lambda _name: None)
     export(env, "ma", {"leads": ("leads.csv", CN_TEXT.encode("gbk"))})
     load_export("ma", D)
     assert [r["company_name"] for r in raw(env, "leads")] == ["深圳市腾飞科技有限公司", "北京\u3000测试公司"]

@@ -1,4 +1,4 @@
-"""Typing rules (DESIGN section 3) in isolation: one column of each logical type through the SQL."""
+"""Typing rules in isolation: one column of each logical type through the SQL."""
 
 from __future__ import annotations
 

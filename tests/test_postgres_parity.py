@@ -31,7 +31,6 @@ import os
 import re
 import shlex
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -46,12 +45,13 @@ import pandas as pd
 import psycopg
 import pyarrow.parquet as pq
 import pytest
-from fixtures.pg import admin_dsn, require_postgres
+from fixtures.pg import require_postgres
 from fixtures.raw_zone import build_raw_zone, raw_columns, write_parquet
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from l2c import schema
+from l2c.dbt import dbt_executable
 from l2c.ingest.postgres import (
     LOAD_PREFIX,
     PG_TYPES,
@@ -83,18 +83,10 @@ WORLD = {"leads": 2000, "start": dt.date(2024, 7, 1), "end": dt.date(2025, 6, 30
 # ------------------------------------------------------------------------------- PostgreSQL access
 
 
-def _admin_dsn() -> str:
-    return admin_dsn()
-
-
-def _require_postgres() -> str:
-    return require_postgres()
-
-
 @contextmanager
 def scratch_database(prefix: str = "l2c_test") -> Iterator[str]:
     """A fresh database, dropped afterwards even when the test fails; yields its DSN."""
-    admin = _require_postgres()
+    admin = require_postgres()
     name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     assert ensure_database(admin, name)
     try:
@@ -112,7 +104,7 @@ def pg_fetch(dsn: str, query: str | sql.Composable, params: Any = None) -> tuple
 
 def test_postgres_is_reachable() -> None:
     """Fails (never skips) with instructions when the server is down."""
-    _require_postgres()
+    require_postgres()
 
 
 # ------------------------------------------------------------------------------- normalisation
@@ -445,7 +437,7 @@ def test_dsn_from_env_and_ensure_database() -> None:
         "dbname": "x",
     }
     assert conninfo_to_dict(pg_dsn_from_env("postgres", environ=env))["dbname"] == "postgres"
-    admin = _require_postgres()
+    admin = require_postgres()
     name = f"l2c_test_{uuid.uuid4().hex[:10]}"
     try:
         assert ensure_database(admin, name) is True
@@ -468,18 +460,12 @@ class Build:
     catalog: Callable[[], dict[tuple[str, str], list[tuple[str, str]]]]
 
 
-def _dbt() -> str:
-    exe = Path(sys.executable).with_name("dbt")
-    return str(exe if exe.exists() else REPO / ".venv" / "bin" / "dbt")
-
-
 @pytest.fixture(scope="module")
 def world_raw(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The generated world's exports, every export date and source loaded by the real loader."""
-    from l2c_dev.demo import generate
-
     from l2c.config import settings
     from l2c.ingest.load import load_export
+    from l2c_dev.demo import generate
 
     base = tmp_path_factory.mktemp("parity")
     mp = pytest.MonkeyPatch()
@@ -551,7 +537,7 @@ def builds(world_raw: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
             }
             if engine == "postgres":
                 env["PGTZ"] = PG_SESSION_TZ
-            cmd = [_dbt(), "build", "--project-dir", str(PROJECT), "--profiles-dir", str(PROJECT)]
+            cmd = [dbt_executable(), "build", "--project-dir", str(PROJECT), "--profiles-dir", str(PROJECT)]
             cmd += ["--target", engine, "--target-path", str(work / f"target-{engine}")]
             cmd += shlex.split(os.environ.get("L2C_PARITY_DBT_ARGS", ""))
             proc = subprocess.Popen(

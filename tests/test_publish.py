@@ -57,7 +57,9 @@ def test_publish_seals_a_snapshot_and_replaces_the_published_file(paths):
     assert set(manifest["marts"]) == {"marts.t", "marts.v"} and manifest["marts"]["marts.t"]["rows"] == 10
     # the published file says which snapshot it is, with the counts and checksums a reader can verify
     con = duckdb.connect(str(published), read_only=True)
-    rows = con.execute("select snapshot_id, relation, row_count, checksum from dq.snapshot order by relation").fetchall()
+    rows = con.execute(
+        "select snapshot_id, relation, row_count, checksum from dq.snapshot order by relation"
+    ).fetchall()
     actual = relation_checksums(con)
     con.close()
     assert {r[0] for r in rows} == {first.snapshot_id}
@@ -101,7 +103,10 @@ def test_retention_keeps_the_newest_and_rollback_walks_back(paths):
     assert rollback(published, to=ids[3]).id == ids[3] and _count(published) == 4
     with pytest.raises(PublishError, match="no snapshot 'nope'"):
         rollback(published, to="nope")
-    log = [json.loads(line) for line in (published.parent / "snapshots" / "publish_log.jsonl").read_text().splitlines()]
+    log = [
+        json.loads(line)
+        for line in (published.parent / "snapshots" / "publish_log.jsonl").read_text().splitlines()
+    ]
     assert [e["action"] for e in log] == ["publish"] * 4 + ["rollback"] * 3
 
 

@@ -26,13 +26,26 @@ def raw(tmp_path, monkeypatch):
 
 def _ctx(task_id: str, run_id: str, day: int, try_number: int = 1) -> dict:
     ti = SimpleNamespace(task_id=task_id, run_id=run_id, dag_id="l2c_nightly", try_number=try_number)
-    return {"ti": ti, "run_id": run_id, "logical_date": pendulum.datetime(2025, 3, day, 2, tz="Asia/Shanghai")}
+    return {
+        "ti": ti,
+        "run_id": run_id,
+        "logical_date": pendulum.datetime(2025, 3, day, 2, tz="Asia/Shanghai"),
+    }
 
 
 def _night(run_id: str, day: int, fail: str | None = None) -> None:
-    tasks = ["wait_for_ma_export", "wait_for_crm_export", "load_ma", "load_crm", "check_raw_zone",
-             "dbt_build.dbt_producer_watcher", "dbt_build.fct_lead_to_cash_run", "check_marts",
-             "detect_anomalies", "publish"]
+    tasks = [
+        "wait_for_ma_export",
+        "wait_for_crm_export",
+        "load_ma",
+        "load_crm",
+        "check_raw_zone",
+        "dbt_build.dbt_producer_watcher",
+        "dbt_build.fct_lead_to_cash_run",
+        "check_marts",
+        "detect_anomalies",
+        "publish",
+    ]
     for task in tasks:
         ctx = _ctx(task, run_id, day)
         runlog.on_execute(ctx)

@@ -78,7 +78,10 @@ def test_sensor_failure_names_the_export_and_falls_back_to_reschedule(landing, m
     sensor = ExportSensor(task_id="wait_for_ma_export", source="ma", timeout=600, poke_interval=60)
     assert sensor.deferrable
     context = {"logical_date": pendulum.datetime(2025, 3, 14, 2, tz="Asia/Shanghai")}
-    with pytest.raises(AirflowSensorTimeout, match=r"the MA export of 2025-03-14 did not arrive within 600 s: .*export directory not found"):
+    with pytest.raises(
+        AirflowSensorTimeout,
+        match=r"the MA export of 2025-03-14 did not arrive within 600 s: .*export directory not found",
+    ):
         sensor.execute_complete(context, {"status": "timeout", "missing": missing_files("ma", DAY)})
     monkeypatch.setenv("L2C_SENSOR_DEFERRABLE", "false")
     fallback = ExportSensor(task_id="wait_for_crm_export", source="crm", timeout=600, poke_interval=60)

@@ -30,10 +30,10 @@ from pathlib import Path
 import pytest
 import yaml
 from fixtures.pg import require_postgres
-from l2c_dev import stack as stk
-from l2c_dev.stack import INIT_OVERRIDES, OVERRIDES, Compose, LocalStack, StackError
 
 from l2c.airflow.auth import write_passwords
+from l2c_dev import stack as stk
+from l2c_dev.stack import INIT_OVERRIDES, OVERRIDES, Compose, LocalStack, StackError
 
 REPO = Path(__file__).resolve().parents[1]
 COMPOSE = REPO / "docker-compose.yml"
@@ -76,13 +76,10 @@ def _database_exists(stack: LocalStack) -> bool | None:
     return row is not None
 
 
-def _require_postgres(dsn: str) -> None:
-    require_postgres(dsn, "the stack test")
-
-
 @pytest.fixture(scope="module")
 def stack_run(tmp_path_factory: pytest.TempPathFactory) -> StackRun:
     import airflow  # noqa: F401  (before anything that imports cosmos)
+
     from l2c_dev.demo import generate
 
     base = tmp_path_factory.mktemp("stack")
@@ -98,7 +95,7 @@ def stack_run(tmp_path_factory: pytest.TempPathFactory) -> StackRun:
     incoming = base / "incoming"  # generated here, moved into the landing folder after the sensors deferred
     run = StackRun(stack, date.min, stack.data_dir / "landing", messages=messages)
     try:
-        _require_postgres(stack.admin_dsn)
+        require_postgres(stack.admin_dsn, "the stack test")
         with ThreadPoolExecutor(1) as pool:
             world = pool.submit(generate, incoming, **WORLD)
             stack.start()
@@ -108,7 +105,9 @@ def stack_run(tmp_path_factory: pytest.TempPathFactory) -> StackRun:
         stack.unpause(DAG_ID)
         run_id = stack.trigger(DAG_ID, stack.logical_date(run.export_date))
         stack.wait_for_tasks(DAG_ID, run_id, dict.fromkeys(SENSORS, "deferred"), timeout=120)
-        messages.append(f"[{time.monotonic() - started:5.0f}s] both export sensors deferred; exports land now")
+        messages.append(
+            f"[{time.monotonic() - started:5.0f}s] both export sensors deferred; exports land now"
+        )
         run.landing.mkdir(parents=True, exist_ok=True)
         for source in ("ma", "crm", "_labels"):
             (incoming / source).rename(run.landing / source)
@@ -153,9 +152,12 @@ def test_published_marts_hold_the_night(stack_run: StackRun) -> None:
     counts, methods, _amounts = expected_funnel(stack_run.landing, [stack_run.export_date])
     con = duckdb.connect(str(published), read_only=True)
     try:
-        marts = [r[0] for r in con.execute(
-            "select table_name from information_schema.tables where table_schema = 'marts' order by 1"
-        ).fetchall()]
+        marts = [
+            r[0]
+            for r in con.execute(
+                "select table_name from information_schema.tables where table_schema = 'marts' order by 1"
+            ).fetchall()
+        ]
         assert "fct_lead_to_cash" in marts
         empty = [t for t in marts if con.execute(f'select count(*) from marts."{t}"').fetchone()[0] == 0]
         assert not empty, f"empty mart tables: {empty}"
@@ -268,8 +270,16 @@ def test_stack_environment_is_compose_plus_documented_overrides(compose: Compose
 
 def test_compose_environment_gives_the_dag_what_it_needs(compose: Compose) -> None:
     env = compose.environment()
-    for key in ("L2C_LANDING_DIR", "L2C_RAW_DIR", "L2C_WAREHOUSE", "L2C_BUILD_WAREHOUSE", "L2C_DBT_MANIFEST",
-                "L2C_DATA_DOCS_DIR", "L2C_GX_RESULTS_DIR", "AIRFLOW__LOGGING__BASE_LOG_FOLDER"):
+    for key in (
+        "L2C_LANDING_DIR",
+        "L2C_RAW_DIR",
+        "L2C_WAREHOUSE",
+        "L2C_BUILD_WAREHOUSE",
+        "L2C_DBT_MANIFEST",
+        "L2C_DATA_DOCS_DIR",
+        "L2C_GX_RESULTS_DIR",
+        "AIRFLOW__LOGGING__BASE_LOG_FOLDER",
+    ):
         assert env[key].startswith("/opt/l2c/data/"), key
     assert env["AIRFLOW__COSMOS__ENABLE_TELEMETRY"].lower() == "false"
     assert env["GX_ANALYTICS_ENABLED"].lower() == "false"
@@ -316,7 +326,10 @@ def test_env_example_names_every_compose_variable_and_no_secret() -> None:
     assert {k: example[k] for k in required} == dict.fromkeys(required, ""), "a secret is committed"
     # every secret-looking value in the compose environment comes from a required variable
     data = yaml.safe_load(text)
-    specs = [data[stk.COMMON]["environment"], *(svc.get("environment") or {} for svc in data["services"].values())]
+    specs = [
+        data[stk.COMMON]["environment"],
+        *(svc.get("environment") or {} for svc in data["services"].values()),
+    ]
     for spec in specs:
         for key, value in spec.items():
             if key != "<<" and SECRET_KEY.search(key):

@@ -19,10 +19,6 @@ world (the same seed with ``clean=True``) must produce no flag at all.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,6 +28,8 @@ from pathlib import Path
 import pandas as pd
 
 from l2c.quality.anomalies.core import Anomaly
+from l2c.tables import table_text
+from l2c_dev.world import build_world as _build_world
 
 #: what the detectors read: the funnel flow mart and its inputs, the calendar, the load audit
 DBT_SELECT = ("+fct_funnel_flow", "dim_date", "load_audit")
@@ -56,11 +54,6 @@ class WorldResult:
     counts: dict[str, list[int]] = field(default_factory=dict)
 
 
-def _dbt() -> str:
-    exe = Path(sys.executable).with_name("dbt")
-    return str(exe) if exe.exists() else (shutil.which("dbt") or "dbt")
-
-
 def build_world(
     base: Path,
     *,
@@ -73,52 +66,22 @@ def build_world(
     select: tuple[str, ...] = DBT_SELECT,
     say: Callable[[str], None] = lambda _m: None,
 ) -> tuple[Path, Path, Path, list[date]]:
-    """Generate, load and dbt-build one world under ``base``; returns (landing, raw, warehouse, dates)."""
-    from l2c import schema
-    from l2c.config import settings
-    from l2c.ingest.load import load_export
-    from l2c_dev.demo import generate
-
-    if base.exists():
-        shutil.rmtree(base)
-    base.mkdir(parents=True)
-    landing, raw = base / "landing", base / "raw"
-    saved = {k: os.environ.get(k) for k in ("L2C_LANDING_DIR", "L2C_RAW_DIR")}
-    os.environ["L2C_LANDING_DIR"], os.environ["L2C_RAW_DIR"] = str(landing), str(raw)
-    try:
-        cfg = settings()
-        say(f"seed {seed}{' (clean)' if clean else ''}: generating {leads:,} leads {start}..{end}")
-        result = generate(landing, leads=leads, start=start, end=end, seed=seed, deltas=deltas, clean=clean)
-        say(f"seed {seed}: loading {len(result.export_dates)} export dates")
-        for day in result.export_dates:
-            for source in schema.SOURCES:
-                if (landing / source / day.isoformat()).is_dir():
-                    load_export(source, day, settings=cfg)
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-    warehouse = base / "build" / "l2c.duckdb"
-    warehouse.parent.mkdir()
-    project = cfg.dbt_project_dir
-    env = {
-        **os.environ,
-        "L2C_RAW_DIR": str(raw),
-        "L2C_BUILD_WAREHOUSE": str(warehouse),
-        "DBT_LOG_PATH": str(base / "dbt-logs"),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-    }
-    # models, seeds and their data tests, as the nightly build (unit tests are CI's)
-    cmd = [_dbt(), "build", "--select", *select, "--exclude", "test_type:unit", "--indirect-selection",
-           "cautious", "--target", "duckdb", "--project-dir", str(project), "--profiles-dir", str(project),
-           "--target-path", str(base / "dbt-target")]
-    say(f"seed {seed}: dbt build --select {' '.join(select)}")
-    proc = subprocess.run(cmd, env=env, cwd=base, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise RuntimeError(f"dbt build failed for {base}:\n{proc.stdout[-4000:]}\n{proc.stderr[-2000:]}")
-    return landing, raw, warehouse, list(result.export_dates)
+    """One world as the evaluation builds it (:func:`l2c_dev.world.build_world`: the models the
+    detectors read, their data tests but no unit tests, as the nightly build); returns
+    (landing, raw, warehouse, dates)."""
+    world = _build_world(
+        base,
+        leads=leads,
+        start=start,
+        end=end,
+        seed=seed,
+        clean=clean,
+        deltas=deltas,
+        select=select,
+        dbt_args=("--exclude", "test_type:unit"),
+        say=say,
+    )
+    return world.landing, world.raw, world.warehouse, world.export_dates
 
 
 def read_labels(landing: Path) -> pd.DataFrame:
@@ -144,7 +107,11 @@ def _matches(a: Anomaly, lab) -> bool:
     if a.check_name != lab.anomaly_type:
         return False
     if a.check_name == "month_end_sql_spike":
-        return (a.period_start, a.region, a.business_unit) == (lab.period_start, lab.region, lab.business_unit)
+        return (a.period_start, a.region, a.business_unit) == (
+            lab.period_start,
+            lab.region,
+            lab.business_unit,
+        )
     if a.check_name == "holiday_catchup_spike":
         return a.period_start == lab.period_start
     if a.check_name == "missing_export":
@@ -161,7 +128,10 @@ def _explained(a: Anomaly, windows) -> bool:
         if a.check_name == "sql_day_spike" and check in ("month_end_sql_spike", "holiday_catchup_spike"):
             if a.region in ("ALL", region) or region == "ALL":
                 return True
-        if a.check_name in ("volume_drop", "export_freshness") and check in ("missing_export", "duplicate_surge"):
+        if a.check_name in ("volume_drop", "export_freshness") and check in (
+            "missing_export",
+            "duplicate_surge",
+        ):
             return True
     return False
 
@@ -186,16 +156,25 @@ def score(labels: pd.DataFrame, flags: list[Anomaly]) -> dict[str, list[int]]:
     return counts
 
 
-def evaluate_world(base: Path, *, seed: int, leads: int, start: date, end: date, clean: bool,
-                   say: Callable[[str], None] = lambda _m: None) -> WorldResult:
+def evaluate_world(
+    base: Path,
+    *,
+    seed: int,
+    leads: int,
+    start: date,
+    end: date,
+    clean: bool,
+    say: Callable[[str], None] = lambda _m: None,
+) -> WorldResult:
     import duckdb
 
     from l2c.quality.anomalies.core import load_config
     from l2c.quality.anomalies.run import detect
 
     started = time.monotonic()
-    landing, raw, warehouse, dates = build_world(base, leads=leads, start=start, end=end, seed=seed,
-                                                 clean=clean, say=say)
+    landing, raw, warehouse, dates = build_world(
+        base, leads=leads, start=start, end=end, seed=seed, clean=clean, say=say
+    )
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
         flags = detect(con, raw, max(dates), load_config())
@@ -216,10 +195,7 @@ def table(results: list[WorldResult]) -> tuple[str, bool]:
     dirty = [r for r in results if not r.clean]
     clean = [r for r in results if r.clean]
     checks = list(dict.fromkeys([*LABELLED, *UNLABELLED, *(c for r in results for c in r.counts)]))
-    lines = [
-        f"{'check':<24} {'labels':>6} {'found':>6} {'flags':>6} {'true':>6} {'precision':>9} {'recall':>7} "
-        f"{'clean flags':>11}  goal",
-    ]
+    rows = []
     ok = True
     for check in checks:
         tot = [sum(r.counts.get(check, [0, 0, 0, 0])[i] for r in dirty) for i in range(4)]
@@ -242,10 +218,9 @@ def table(results: list[WorldResult]) -> tuple[str, bool]:
         def f(x):
             return "-" if x is None else f"{x:.2f}"
 
-        lines.append(
-            f"{check:<24} {tot[0]:>6} {tot[1]:>6} {tot[2]:>6} {tot[3]:>6} {f(precision):>9} {f(recall):>7} "
-            f"{clean_flags if clean else '-':>11}  {verdict}"
-        )
+        rows.append([check, *tot, f(precision), f(recall), clean_flags if clean else "-", verdict])
+    headers = ["check", "labels", "found", "flags", "true", "precision", "recall", "clean flags", "goal"]
+    lines = [table_text(headers, rows, right=range(1, 8))]
     seeds = sorted({r.seed for r in results})
     lines.append(
         f"seeds {', '.join(map(str, seeds))}: {len(dirty)} labelled world(s), {len(clean)} clean world(s); "

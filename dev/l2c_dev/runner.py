@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
-from l2c.airflow.cosmos import AIRFLOW_ENV_DEFAULTS, WRITER_POOL, dbt_executable, manifest_path
+from l2c.airflow.cosmos import AIRFLOW_ENV_DEFAULTS, WRITER_POOL, manifest_path
 from l2c.config import Settings, settings
+from l2c.dbt import dbt_executable
 
 DAG_ID = "l2c_nightly"
 _PROGRESS = re.compile(r"L2C-PROGRESS date=(\S+) stage=(\S+) (.*?)\s*(?:\[[\w.]+\] loc=\S+)?\s*$")
@@ -42,20 +43,22 @@ class DateRun:
     stages: list[str] = field(default_factory=list)
 
 
+#: Settings a run started by hand changes, unless the environment sets them itself:
+#: `airflow dags test` honours retry delays by sleeping in the foreground, so a run started by hand
+#: retries quickly (the scheduler's nightly runs keep the DAG's defaults); and DAG.test runs one
+#: task at a time and reports no executor events, so the short watcher poke that is unsafe under a
+#: scheduler (cosmos.watcher_poke_seconds) is safe and faster here.
+RUN_DEFAULTS: dict[str, str] = {"L2C_RETRY_DELAY_SECONDS": "5", "L2C_WATCHER_POKE_SECONDS": "5"}
+
+
 def airflow_env(cfg: Settings | None = None) -> dict[str, str]:
-    """The environment every Airflow command of this project runs with."""
+    """The environment every Airflow command of this project runs with: every setting of ``cfg``."""
     cfg = cfg or settings()
+    by_hand = {var: value for var, value in RUN_DEFAULTS.items() if var not in os.environ}
     env = dict(os.environ)
     for key, value in AIRFLOW_ENV_DEFAULTS.items():
         env.setdefault(key, value)
-    env.update(cfg.as_env())
-    env["AIRFLOW_HOME"] = str(cfg.airflow_home)
-    # `airflow dags test` honours retry delays by sleeping in the foreground: a run started by hand
-    # retries quickly (the scheduler's nightly runs keep the DAG's defaults).
-    env.setdefault("L2C_RETRY_DELAY_SECONDS", "5")
-    # DAG.test runs one task at a time and reports no executor events: the short watcher poke that
-    # is unsafe under a scheduler (orchestration.watcher_poke_seconds) is safe and faster here.
-    env.setdefault("L2C_WATCHER_POKE_SECONDS", "5")
+    env.update(settings({**cfg.as_env(), **by_hand}).as_env())  # AIRFLOW_HOME included
     env.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(cfg.home / "dags"))
     env.setdefault("AIRFLOW__CORE__PLUGINS_FOLDER", str(cfg.home / "plugins"))
     bindir = str(Path(sys.executable).parent)
@@ -67,7 +70,9 @@ def _airflow(args: list[str], env: dict[str, str], check: bool = True) -> subpro
     cmd = [str(Path(sys.executable).with_name("airflow")), *args]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if check and proc.returncode != 0:
-        raise RunError(f"`airflow {' '.join(args)}` failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+        raise RunError(
+            f"`airflow {' '.join(args)}` failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+        )
     return proc
 
 
@@ -222,7 +227,9 @@ def run_nights(
     results: list[DateRun] = []
     night: _Night | None = None
     preamble: list[str] = []
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
+    proc = subprocess.Popen(
+        cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
+    )
     assert proc.stdout is not None
     for line in proc.stdout:
         if line.startswith(dagtest.START_MARKER):
@@ -244,5 +251,7 @@ def run_nights(
         results.append(night.finish(None))
     if len(results) < len(days) and not (stop_on_failure and results and not results[-1].ok):
         tail = "".join(preamble)[-3000:]
-        raise RunError(f"`python -m l2c_dev.dagtest` stopped after {len(results)} of {len(days)} dates:\n{tail}")
+        raise RunError(
+            f"`python -m l2c_dev.dagtest` stopped after {len(results)} of {len(days)} dates:\n{tail}"
+        )
     return results

@@ -159,7 +159,9 @@ def interpolate(value: str, variables: Mapping[str, str], strict: bool = True) -
 
 def referenced_variables(text: str) -> set[str]:
     """Every variable name a compose file interpolates (``$$`` escapes excluded)."""
-    return {m.group("braced") or m.group("plain") for m in _INTERPOLATION.finditer(text) if m.group(0) != "$$"}
+    return {
+        m.group("braced") or m.group("plain") for m in _INTERPOLATION.finditer(text) if m.group(0) != "$$"
+    }
 
 
 def _as_env(spec: Any) -> dict[str, str]:
@@ -308,7 +310,9 @@ class LocalStack:
         self.echo = echo or (lambda _m: None)
         self.stack_id = uuid.uuid4().hex
         self.extra_env = dict(extra_env or {})
-        clash = set(self.extra_env) & (set(self.compose.environment()) | set(self.compose.environment(INIT_SERVICE)))
+        clash = set(self.extra_env) & (
+            set(self.compose.environment()) | set(self.compose.environment(INIT_SERVICE))
+        )
         if clash:
             raise StackError(f"extra_env may not change compose keys (use an override): {sorted(clash)}")
         self._secrets = {
@@ -328,12 +332,18 @@ class LocalStack:
 
     def path_map(self) -> list[tuple[str, Path]]:
         """Container path prefix -> local path, most specific first."""
-        return [("/opt/l2c/data", self.data_dir), ("/opt/l2c", self.checkout), ("/opt/airflow", self.airflow_home)]
+        return [
+            ("/opt/l2c/data", self.data_dir),
+            ("/opt/l2c", self.checkout),
+            ("/opt/airflow", self.airflow_home),
+        ]
 
     def local_path(self, value: str) -> str:
         """``value`` with every container path (at the start or after ``@``/``=``/space) mapped."""
         for prefix, local in self.path_map():
-            value = re.sub(rf"(^|[\s=@:]){re.escape(prefix)}(?=/|$|\s)", lambda m, p=str(local): m.group(1) + p, value)
+            value = re.sub(
+                rf"(^|[\s=@:]){re.escape(prefix)}(?=/|$|\s)", lambda m, p=str(local): m.group(1) + p, value
+            )
         return value
 
     def db_url(self, driver: str = "postgresql+psycopg") -> str:
@@ -378,6 +388,14 @@ class LocalStack:
         unset = sorted(k for k, v in env.items() if "<unset:" in v)
         if unset:
             raise StackError(f"compose values with no local value (add them to OVERRIDES): {unset}")
+        # The services get compose's variables only (not Settings.as_env(): every setting compose
+        # leaves out takes its default, as in the containers), but validated before anything starts.
+        from l2c.config import SettingsError, settings
+
+        try:
+            settings(env)
+        except SettingsError as exc:
+            raise StackError(f"the stack's environment has an unusable l2c setting: {exc}") from exc
         return env
 
     def environment(self) -> dict[str, str]:
@@ -412,15 +430,14 @@ class LocalStack:
         import psycopg
         from psycopg import sql
 
+        from l2c_dev.postgres import PostgresUnreachable, require_postgres
+
         try:
-            with psycopg.connect(self.admin_dsn, autocommit=True, connect_timeout=5) as conn:
-                conn.execute(sql.SQL("create database {}").format(sql.Identifier(self.database)))
-        except psycopg.OperationalError as exc:
-            raise StackError(
-                f"PostgreSQL is not reachable ({self.admin_dsn}): {exc}\n"
-                "Start the local server: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start "
-                "(.ci/run does it), or point L2C_PG_HOST/PORT/USER/PASSWORD at one."
-            ) from exc
+            require_postgres(self.admin_dsn, "the local stack")
+        except PostgresUnreachable as exc:
+            raise StackError(str(exc)) from exc
+        with psycopg.connect(self.admin_dsn, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(sql.SQL("create database {}").format(sql.Identifier(self.database)))
         self._created_db = True
         self.echo(f"stack: database {self.database} created")
 
@@ -429,7 +446,9 @@ class LocalStack:
         from psycopg import sql
 
         with psycopg.connect(self.admin_dsn, autocommit=True, connect_timeout=5) as conn:
-            conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(self.database)))
+            conn.execute(
+                sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(self.database))
+            )
         self._created_db = False
         self.echo(f"stack: database {self.database} dropped")
 
@@ -461,16 +480,22 @@ class LocalStack:
         try:
             code = service.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            raise StackError(f"{INIT_SERVICE} did not finish in {timeout:.0f} s:\n{_tail(service.log_file)}") from None
+            raise StackError(
+                f"{INIT_SERVICE} did not finish in {timeout:.0f} s:\n{_tail(service.log_file)}"
+            ) from None
         del self.services[INIT_SERVICE]
         if code != 0:
-            raise StackError(f"{INIT_SERVICE} failed (exit {code}); {service.log_file}:\n{_tail(service.log_file)}")
+            raise StackError(
+                f"{INIT_SERVICE} failed (exit {code}); {service.log_file}:\n{_tail(service.log_file)}"
+            )
         self.echo(f"stack: {INIT_SERVICE} done in {time.monotonic() - started:.0f}s")
 
     def start_services(self) -> None:
         env = self.environment()
         if env.get("AIRFLOW__CORE__EXECUTOR") != "LocalExecutor":
-            raise StackError(f"the local stack runs the LocalExecutor, compose says {env.get('AIRFLOW__CORE__EXECUTOR')}")
+            raise StackError(
+                f"the local stack runs the LocalExecutor, compose says {env.get('AIRFLOW__CORE__EXECUTOR')}"
+            )
         for name in SERVICES:
             self.services[name] = self._spawn(name, self.compose.command(name), env)
         self.echo(f"stack: started {', '.join(SERVICES)} (api {self.url}, logs {self.logs_dir})")
@@ -546,7 +571,9 @@ class LocalStack:
 
     # ---------------------------------------------------------------- REST API
 
-    def request(self, method: str, path: str, body: Any = None, *, auth: bool = True, timeout: float = 30) -> Any:
+    def request(
+        self, method: str, path: str, body: Any = None, *, auth: bool = True, timeout: float = 30
+    ) -> Any:
         """One REST call; returns the decoded JSON (None when empty); raises StackError on HTTP errors."""
         headers = {"Accept": "application/json"}
         data = None
@@ -582,7 +609,9 @@ class LocalStack:
                     self.echo(f"stack: healthy after {time.monotonic() - started:.0f}s")
                     return last
             time.sleep(1)
-        raise StackError(f"the stack was not healthy within {timeout:.0f} s; last answer: {last}\n{self._log_tails()}")
+        raise StackError(
+            f"the stack was not healthy within {timeout:.0f} s; last answer: {last}\n{self._log_tails()}"
+        )
 
     def token(self) -> str:
         """A JWT of the admin user (``POST /auth/token``), cached."""
@@ -633,7 +662,9 @@ class LocalStack:
 
     def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
         q = urllib.parse.quote
-        answer = self.request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{q(run_id, safe='')}/taskInstances?limit=1000")
+        answer = self.request(
+            "GET", f"/api/v2/dags/{dag_id}/dagRuns/{q(run_id, safe='')}/taskInstances?limit=1000"
+        )
         return answer.get("task_instances", [])
 
     def task_log(self, dag_id: str, run_id: str, task_id: str, try_number: int, map_index: int = -1) -> str:
@@ -669,7 +700,11 @@ class LocalStack:
             time.sleep(poll)
         if state == "success":
             return state
-        why = f"ended in state {state}" if state in TERMINAL_RUN_STATES else f"still {state} after {timeout:.0f} s"
+        why = (
+            f"ended in state {state}"
+            if state in TERMINAL_RUN_STATES
+            else f"still {state} after {timeout:.0f} s"
+        )
         raise self._failure(dag_id, run_id, state, f"{dag_id} run {run_id} {why}")
 
     def run_night(self, day: date, dag_id: str = "l2c_nightly", timeout: float = 900) -> str:
@@ -683,7 +718,9 @@ class LocalStack:
 
     def _failure(self, dag_id: str, run_id: str, state: str | None, headline: str) -> RunFailed:
         tis = self.task_instances(dag_id, run_id)
-        failed = [ti for ti in tis if ti.get("state") in FAILED_TI_STATES and ti.get("state") != "upstream_failed"]
+        failed = [
+            ti for ti in tis if ti.get("state") in FAILED_TI_STATES and ti.get("state") != "upstream_failed"
+        ]
         counts: dict[str, int] = {}
         for ti in tis:
             counts[str(ti.get("state"))] = counts.get(str(ti.get("state")), 0) + 1
@@ -697,12 +734,18 @@ class LocalStack:
             # the scheduler's word on it (e.g. an executor/state mismatch it failed the task for)
             parts += _grep(scheduler_log, f"{dag_id}.{ti['task_id']} ", ("[error", "[warning"))[-3:]
             try:
-                log = self.task_log(dag_id, run_id, ti["task_id"], int(ti.get("try_number") or 1), ti.get("map_index", -1))
+                log = self.task_log(
+                    dag_id, run_id, ti["task_id"], int(ti.get("try_number") or 1), ti.get("map_index", -1)
+                )
                 parts.append("\n".join(log.splitlines()[-30:]))
             except StackError as exc:
                 parts.append(f"(log unavailable: {exc})")
         if not failed:
-            unfinished = [f"{ti['task_id']}={ti.get('state')}" for ti in tis if ti.get("state") not in ("success", "skipped")]
+            unfinished = [
+                f"{ti['task_id']}={ti.get('state')}"
+                for ti in tis
+                if ti.get("state") not in ("success", "skipped")
+            ]
             parts.append(f"unfinished: {unfinished}")
             parts.append(self._log_tails(lines=15))
         return RunFailed("\n".join(parts), state, failed)
@@ -715,16 +758,24 @@ class LocalStack:
         seen: dict[str, Any] = {}
         while time.monotonic() < deadline:
             self.check_services()
-            seen = {ti["task_id"]: ti.get("state") for ti in self.task_instances(dag_id, run_id) if ti["task_id"] in states}
+            seen = {
+                ti["task_id"]: ti.get("state")
+                for ti in self.task_instances(dag_id, run_id)
+                if ti["task_id"] in states
+            }
             if all(seen.get(t) == s for t, s in states.items()):
                 return
             if self.run_state(dag_id, run_id) in TERMINAL_RUN_STATES:
                 break
             time.sleep(poll)
-        raise self._failure(dag_id, run_id, self.run_state(dag_id, run_id), f"waited for {dict(states)}, saw {seen}")
+        raise self._failure(
+            dag_id, run_id, self.run_state(dag_id, run_id), f"waited for {dict(states)}, saw {seen}"
+        )
 
     def _log_tails(self, lines: int = 25) -> str:
-        return "\n".join(f"--- {s.name} ({s.log_file}):\n{_tail(s.log_file, lines)}" for s in self.services.values())
+        return "\n".join(
+            f"--- {s.name} ({s.log_file}):\n{_tail(s.log_file, lines)}" for s in self.services.values()
+        )
 
 
 def _grep(path: Path, needle: str, levels: tuple[str, ...]) -> list[str]:

@@ -19,7 +19,7 @@ from datetime import date
 
 import click
 
-from l2c.config import settings
+from l2c.config import SettingsError, settings
 
 # Two years that include Spring Festival 2024 with the world already warmed up (seed 003's case).
 DEMO_START = date(2023, 9, 1)
@@ -49,6 +49,15 @@ def main(verbose: bool) -> None:
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    check_settings()
+
+
+def check_settings() -> None:
+    """Validate every setting before any work starts: a bad value is one clear line, not a traceback."""
+    try:
+        settings()
+    except SettingsError as exc:
+        raise click.ClickException(f"{exc} (see docs/configuration.md)") from None
 
 
 @main.command("load")
@@ -60,7 +69,7 @@ def load_cmd(day: date, source: str) -> None:
     from l2c.ingest.load import load_export
 
     cfg = settings()
-    for src in (["ma", "crm"] if source == "all" else [source]):
+    for src in ["ma", "crm"] if source == "all" else [source]:
         try:
             report = load_export(src, day, settings=cfg, progress=lambda m: _echo(f"  {m}"))
         except L2CInputError as exc:
@@ -95,8 +104,10 @@ def publish_cmd(rollback: bool, to: str | None, list_: bool) -> None:
         for snap in snaps:
             marker = "*" if snap.id == current else " "
             rows = snap.manifest["marts"].get("marts.fct_lead_to_cash", {}).get("rows")
-            _echo(f"{marker} {snap.id}  export_date={snap.export_date}  published_at={snap.published_at}"
-                  f"  fct_lead_to_cash={rows}")
+            _echo(
+                f"{marker} {snap.id}  export_date={snap.export_date}  published_at={snap.published_at}"
+                f"  fct_lead_to_cash={rows}"
+            )
         return
     try:
         if rollback:
@@ -104,12 +115,15 @@ def publish_cmd(rollback: bool, to: str | None, list_: bool) -> None:
             snap = do_rollback(cfg.warehouse, to=to)
             _echo(f"rolled back {cfg.warehouse}: {before} -> {snap.id} (export date {snap.export_date})")
             return
-        result = publish(cfg.build_warehouse, cfg.warehouse,
-                         run_log=lambda con, _id: runlog.write_tables(con, cfg.raw_dir))
+        result = publish(
+            cfg.build_warehouse, cfg.warehouse, run_log=lambda con, _id: runlog.write_tables(con, cfg.raw_dir)
+        )
     except (PublishError, FileNotFoundError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
-    _echo(f"published snapshot {result.snapshot_id}: {result.tables} tables to {result.published} "
-          f"({result.bytes / 1e6:.1f} MB)")
+    _echo(
+        f"published snapshot {result.snapshot_id}: {result.tables} tables to {result.published} "
+        f"({result.bytes / 1e6:.1f} MB)"
+    )
 
 
 @main.command("runs")
@@ -125,10 +139,15 @@ def runs_cmd(last: int) -> None:
     if runs.empty:
         _echo(f"no runs recorded under {cfg.raw_dir / '_dq' / 'run_log'}")
         return
-    short = {"wait_for_exports": "wait", "check_raw_zone": "raw_gx", "check_marts": "mart_gx",
-             "detect_anomalies": "anomalies"}
-    _echo(f"{'export_date':<11} {'status':<8} {'total':>7}  " + " ".join(f"{short.get(s, s):>9}" for s in STAGES)
-          + "  snapshot / failed stage")
+    from l2c.tables import table_text
+
+    short = {
+        "wait_for_exports": "wait",
+        "check_raw_zone": "raw_gx",
+        "check_marts": "mart_gx",
+        "detect_anomalies": "anomalies",
+    }
+
     def cell(status, seconds) -> str:
         if pd.isna(status):
             return "-"
@@ -136,11 +155,20 @@ def runs_cmd(last: int) -> None:
             return f"{seconds:.0f}s"
         return status
 
+    rows = []
     for row in runs.itertuples():
-        cells = " ".join(f"{cell(getattr(row, f'{s}_status'), getattr(row, f'{s}_seconds')):>9}" for s in STAGES)
+        cells = [cell(getattr(row, f"{s}_status"), getattr(row, f"{s}_seconds")) for s in STAGES]
         total = f"{row.seconds:.0f}s" if pd.notna(row.seconds) else "-"
         tail = row.failed_stage if row.status == "failed" else (row.published_snapshot or "")
-        _echo(f"{str(row.export_date):<11} {row.status:<8} {total:>7}  {cells}  {tail}")
+        rows.append([str(row.export_date), row.status, total, *cells, tail])
+    headers = [
+        "export_date",
+        "status",
+        "total",
+        *(short.get(s, s) for s in STAGES),
+        "snapshot / failed stage",
+    ]
+    _echo(table_text(headers, rows, right=range(2, 3 + len(STAGES))))
 
 
 @main.command("summary")
@@ -150,7 +178,9 @@ def summary_cmd() -> None:
 
     cfg = settings()
     if not cfg.warehouse.exists():
-        raise click.ClickException(f"no published warehouse at {cfg.warehouse}: run the nightly DAG (l2c_nightly) first")
+        raise click.ClickException(
+            f"no published warehouse at {cfg.warehouse}: run the nightly DAG (l2c_nightly) first"
+        )
     _echo(render(read_summary(cfg.warehouse)))
 
 
@@ -167,12 +197,16 @@ def dq_detect(day: date) -> None:
 
     cfg = settings()
     if not cfg.build_warehouse.exists():
-        raise click.ClickException(f"no build warehouse at {cfg.build_warehouse}: run the nightly DAG (l2c_nightly) first")
+        raise click.ClickException(
+            f"no build warehouse at {cfg.build_warehouse}: run the nightly DAG (l2c_nightly) first"
+        )
     recorded = run_detectors(cfg.build_warehouse, cfg.raw_dir, day, f"manual__{day.isoformat()}")
     for row in recorded.frame.itertuples():
         _echo(f"  [{row.severity}] {row.check_name}: {row.message}")
-    _echo(f"{len(recorded.frame)} anomalies as of {day} ({len(recorded.new_alerts)} new, severity >= warn); "
-          f"recorded in dq.anomalies of {cfg.build_warehouse} and {recorded.partition}")
+    _echo(
+        f"{len(recorded.frame)} anomalies as of {day} ({len(recorded.new_alerts)} new, severity >= warn); "
+        f"recorded in dq.anomalies of {cfg.build_warehouse} and {recorded.partition}"
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -39,10 +39,11 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from l2c.config import Settings, settings
+from l2c.sql import ident, literal
+
 log = logging.getLogger(__name__)
 
-DEFAULT_STORAGE_VERSION = "v1.2.0"
-DEFAULT_KEEP = 7
 CURRENT_FILE = "CURRENT"
 PUBLISH_LOG = "publish_log.jsonl"
 MANIFEST = "manifest.json"
@@ -82,42 +83,40 @@ class Snapshot:
         return self.manifest.get("export_date")
 
 
-def snapshot_dir(published: Path) -> Path:
-    value = os.environ.get("L2C_SNAPSHOT_DIR")
-    return Path(value).expanduser().resolve() if value else Path(published).parent / "snapshots"
+def snapshot_dir(published: Path, cfg: Settings | None = None) -> Path:
+    """``L2C_SNAPSHOT_DIR``, else ``snapshots/`` beside the published file."""
+    configured = (cfg or settings()).snapshot_dir
+    return configured if configured is not None else Path(published).parent / "snapshots"
 
 
-def keep_default() -> int:
-    keep = int(os.environ.get("L2C_SNAPSHOTS_KEEP", DEFAULT_KEEP))
-    if keep < 1:
-        raise ValueError(f"L2C_SNAPSHOTS_KEEP must be at least 1 (the published snapshot), got {keep}")
-    return keep
+def keep_default(cfg: Settings | None = None) -> int:
+    """How many snapshots are kept (``L2C_SNAPSHOTS_KEEP``, default 7; validated: at least 1)."""
+    return (cfg or settings()).snapshots_keep
 
 
-def _sql_str(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
+def storage_version_default(cfg: Settings | None = None) -> str:
+    """The DuckDB storage version of published files (``L2C_PUBLISH_STORAGE_VERSION``, default v1.2.0)."""
+    return (cfg or settings()).publish_storage_version
 
 
-def _ident(value: str) -> str:
-    return '"' + value.replace('"', '""') + '"'
-
-
-def relation_checksums(con, database: str | None = None, schemas: Iterable[str] = CHECKSUM_SCHEMAS) -> dict[str, dict[str, Any]]:
+def relation_checksums(
+    con, database: str | None = None, schemas: Iterable[str] = CHECKSUM_SCHEMAS
+) -> dict[str, dict[str, Any]]:
     """Row count and checksum of every table and view in ``schemas``: ``{"marts.x": {rows, checksum}}``.
 
     The checksum is the md5 of the rows' md5s in sorted order, each row rendered as DuckDB's text of
     the whole row (column names and values). Equal iff the relations hold the same multiset of rows
     with the same columns, whatever order they were written in.
     """
-    db_filter = f"and table_catalog = {_sql_str(database)}" if database else ""
-    schema_list = ", ".join(_sql_str(s) for s in schemas)
+    db_filter = f"and table_catalog = {literal(database)}" if database else ""
+    schema_list = ", ".join(literal(s) for s in schemas)
     relations = con.execute(
         f"""select table_catalog, table_schema, table_name from information_schema.tables
             where table_schema in ({schema_list}) {db_filter} order by table_schema, table_name"""
     ).fetchall()
     out: dict[str, dict[str, Any]] = {}
     for catalog, schema, name in relations:
-        qualified = ".".join(_ident(p) for p in (catalog, schema, name))
+        qualified = ".".join(ident(p) for p in (catalog, schema, name))
         rows, checksum = con.execute(
             "select count(*), md5(coalesce(string_agg(h, '' order by h), '')) "
             f"from (select md5(cast(t as varchar)) as h from {qualified} as t)"
@@ -230,11 +229,13 @@ def publish(
     """
     import duckdb
 
-    storage_version = storage_version or os.environ.get("L2C_PUBLISH_STORAGE_VERSION", DEFAULT_STORAGE_VERSION)
+    storage_version = storage_version or storage_version_default()
     keep = keep if keep is not None else keep_default()
     build, published = Path(build), Path(published)
     if not build.exists():
-        raise FileNotFoundError(f"build warehouse {build} does not exist: run the dbt build for this date first")
+        raise FileNotFoundError(
+            f"build warehouse {build} does not exist: run the dbt build for this date first"
+        )
     if build.stem != published.stem:
         raise ValueError(
             f"build warehouse {build} and published warehouse {published} must share a file name: "
@@ -255,17 +256,21 @@ def publish(
     previous = current_snapshot(published)
     con = duckdb.connect()
     try:
-        con.execute(f"attach {_sql_str(str(build))} as publish_source (read_only)")
-        con.execute(f"attach {_sql_str(str(target))} as {_ident(published.stem)} "
-                    f"(storage_version {_sql_str(storage_version)})")
-        con.execute(f"copy from database publish_source to {_ident(published.stem)}")
+        con.execute(f"attach {literal(str(build))} as publish_source (read_only)")
+        con.execute(
+            f"attach {literal(str(target))} as {ident(published.stem)} "
+            f"(storage_version {literal(storage_version)})"
+        )
+        con.execute(f"copy from database publish_source to {ident(published.stem)}")
         con.execute("detach publish_source")
-        con.execute(f"use {_ident(published.stem)}")
+        con.execute(f"use {ident(published.stem)}")
         if run_log is not None:
             run_log(con, snapshot_id)
         marts = relation_checksums(con, database=published.stem)
         if not marts:
-            raise PublishError(f"build warehouse {build} has no tables in {', '.join(CHECKSUM_SCHEMAS)}: nothing to publish")
+            raise PublishError(
+                f"build warehouse {build} has no tables in {', '.join(CHECKSUM_SCHEMAS)}: nothing to publish"
+            )
         con.execute("create schema if not exists dq")
         con.execute(
             """create or replace table dq.snapshot (
@@ -274,14 +279,16 @@ def publish(
         )
         con.executemany(
             "insert into dq.snapshot values (?, ?, ?, ?, ?, ?, ?)",
-            [[snapshot_id, export_date, run_id, at.replace(tzinfo=None), rel, v["rows"], v["checksum"]]
-             for rel, v in marts.items()],
+            [
+                [snapshot_id, export_date, run_id, at.replace(tzinfo=None), rel, v["rows"], v["checksum"]]
+                for rel, v in marts.items()
+            ],
         )
         tables = con.execute(
-            f"select count(*) from duckdb_tables() where database_name = {_sql_str(published.stem)}"
+            f"select count(*) from duckdb_tables() where database_name = {literal(published.stem)}"
         ).fetchone()[0]
         con.execute("use memory")
-        con.execute(f"detach {_ident(published.stem)}")
+        con.execute(f"detach {ident(published.stem)}")
     except BaseException:
         con.close()
         shutil.rmtree(staging, ignore_errors=True)
@@ -304,8 +311,17 @@ def publish(
     os.replace(staging, sealed)
     _swap_in(sealed / published.name, published)
     _set_current(published, snapshot_id)
-    _append_log(root, {"action": "publish", "snapshot_id": snapshot_id, "previous": previous,
-                       "export_date": manifest["export_date"], "run_id": run_id, "at": at.isoformat()})
+    _append_log(
+        root,
+        {
+            "action": "publish",
+            "snapshot_id": snapshot_id,
+            "previous": previous,
+            "export_date": manifest["export_date"],
+            "run_id": run_id,
+            "at": at.isoformat(),
+        },
+    )
     pruned = _prune(published, keep)
     result = PublishResult(
         published=published,
@@ -318,8 +334,15 @@ def publish(
         marts=marts,
         pruned=pruned,
     )
-    log.info("published snapshot %s to %s (%d tables, %.1f MB, storage %s) in %.1fs",
-             snapshot_id, published, result.tables, result.bytes / 1e6, storage_version, result.seconds)
+    log.info(
+        "published snapshot %s to %s (%d tables, %.1f MB, storage %s) in %.1fs",
+        snapshot_id,
+        published,
+        result.tables,
+        result.bytes / 1e6,
+        storage_version,
+        result.seconds,
+    )
     return result
 
 
@@ -344,13 +367,25 @@ def rollback(published: Path, to: str | None = None) -> Snapshot:
             )
         older = [s for s in snapshots if (s.published_at, s.id) < (by_id[current].published_at, current)]
         if not older:
-            raise PublishError(f"{current} is the oldest kept snapshot: there is nothing earlier to roll back to")
+            raise PublishError(
+                f"{current} is the oldest kept snapshot: there is nothing earlier to roll back to"
+            )
         target = older[-1]
     if not target.path.exists():
         raise PublishError(f"snapshot {target.id} has no database file {target.path}")
     _swap_in(target.path, published)
     _set_current(published, target.id)
-    _append_log(snapshot_dir(published), {"action": "rollback", "snapshot_id": target.id, "previous": current,
-                                          "export_date": target.export_date, "at": _now().isoformat()})
-    log.info("rolled back %s from %s to %s (export date %s)", published, current, target.id, target.export_date)
+    _append_log(
+        snapshot_dir(published),
+        {
+            "action": "rollback",
+            "snapshot_id": target.id,
+            "previous": current,
+            "export_date": target.export_date,
+            "at": _now().isoformat(),
+        },
+    )
+    log.info(
+        "rolled back %s from %s to %s (export date %s)", published, current, target.id, target.export_date
+    )
     return target

@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from l2c.sql import ident
+from l2c.tables import table_text
+
 
 @dataclass(frozen=True)
 class WarehouseSummary:
@@ -63,7 +66,7 @@ def read_summary(warehouse: Path) -> WarehouseSummary:
                 "where table_schema = 'staging' order by table_name"
             ).fetchall()
         ]
-        staging = {t: con.execute(f'select count(*) from staging."{t}"').fetchone()[0] for t in tables}
+        staging = {t: con.execute(f"select count(*) from staging.{ident(t)}").fetchone()[0] for t in tables}
         quarantined = dict(
             con.execute(
                 "select reason, count(*) from dq.quarantine group by reason order by count(*) desc, reason"
@@ -171,36 +174,56 @@ def render(summary: WarehouseSummary) -> str:
     if summary.export_dates:
         lines.append(f"Export dates loaded: {summary.export_dates[0]} .. {summary.export_dates[1]}")
     lines.append("")
-    lines.append(f"{'staging table':<32}{'rows':>12}")
-    for table, rows in summary.staging_rows.items():
-        lines.append(f"staging.{table:<24}{rows:>12,}")
+    lines.append(
+        table_text(
+            ["staging table", "rows"],
+            [(f"staging.{table}", f"{rows:,}") for table, rows in summary.staging_rows.items()],
+            right=[1],
+        )
+    )
     lines.append("")
     lines.append(
         f"Files loaded: {summary.loaded_files:,}   rows in: {summary.rows_in:,}   "
         f"loaded: {summary.rows_loaded:,}   quarantined: {summary.rows_quarantined:,}"
     )
     if summary.quarantined:
-        lines.append(f"{'quarantine reason':<32}{'rows':>12}")
-        for reason, rows in summary.quarantined.items():
-            lines.append(f"{reason:<32}{rows:>12,}")
+        lines.append(
+            table_text(
+                ["quarantine reason", "rows"],
+                [(reason, f"{rows:,}") for reason, rows in summary.quarantined.items()],
+                right=[1],
+            )
+        )
     if summary.funnel_by_region:
         lines.append("")
         lines.append("Lead to cash by region (marts.fct_lead_to_cash, all history)")
-        lines.append(f"{'region':<12}{'leads':>9}{'MQL':>8}{'SQL':>7}{'opps':>7}{'orders':>8}{'collected':>16}")
         totals = [0, 0, 0, 0, 0, 0.0]
+        rows = []
         for region, values in summary.funnel_by_region.items():
-            leads, mql, sql, opps, orders, collected = values
             totals = [a + b for a, b in zip(totals, values)]
-            lines.append(
-                f"{region:<12}{leads:>9,}{mql:>8,}{sql:>7,}{opps:>7,}{orders:>8,}{float(collected):>16,.2f}"
-            )
-        leads, mql, sql, opps, orders, collected = totals
+            rows.append(_funnel_row(region, values))
+        rows.append(_funnel_row("ALL", totals))
         lines.append(
-            f"{'ALL':<12}{leads:>9,}{mql:>8,}{sql:>7,}{opps:>7,}{orders:>8,}{float(collected):>16,.2f}"
+            table_text(
+                ["region", "leads", "MQL", "SQL", "opps", "orders", "collected"], rows, right=range(1, 7)
+            )
         )
     lines += _render_funnel_marts(summary)
     lines += _render_anomalies(summary)
     return "\n".join(lines)
+
+
+def _funnel_row(region: str, values) -> list[str]:
+    leads, mql, sql, opps, orders, collected = values
+    return [
+        region,
+        f"{leads:,}",
+        f"{mql:,}",
+        f"{sql:,}",
+        f"{opps:,}",
+        f"{orders:,}",
+        f"{float(collected):,.2f}",
+    ]
 
 
 def _render_anomalies(summary: WarehouseSummary, shown: int = 30) -> list[str]:
@@ -226,21 +249,37 @@ def _render_funnel_marts(summary: WarehouseSummary, months: int = 13) -> list[st
             "",
             f"National funnel by month (marts.fct_funnel_flow, flow counts; as of {summary.as_of_date}, "
             f"last {len(shown)} months)",
-            f"{'month':<9}{'leads':>8}{'MQL':>7}{'SQL':>6}{'opps':>6}{'orders':>8}{'collected':>15}"
-            f"{'MQL>SQL':>9}{'lead>order':>12}",
+            table_text(
+                ["month", "leads", "MQL", "SQL", "opps", "orders", "collected", "MQL>SQL", "lead>order"],
+                [
+                    (
+                        m.month[:7],
+                        f"{m.leads:,}",
+                        f"{m.mqls:,}",
+                        f"{m.sqls:,}",
+                        f"{m.opportunities:,}",
+                        f"{m.orders:,}",
+                        f"{m.collected:,.2f}",
+                        _pct(m.mql_to_sql_rate),
+                        _pct(m.lead_to_order_rate, 2),
+                    )
+                    for m in shown
+                ],
+                right=range(1, 9),
+            ),
         ]
-        for m in shown:
-            lines.append(
-                f"{m.month[:7]:<9}{m.leads:>8,}{m.mqls:>7,}{m.sqls:>6,}{m.opportunities:>6,}{m.orders:>8,}"
-                f"{m.collected:>15,.2f}{_pct(m.mql_to_sql_rate):>9}{_pct(m.lead_to_order_rate, 2):>12}"
-            )
     if summary.mql_to_sql_by_region:
         lines += [
             "",
             f"MQL -> SQL flow rate by region, {summary.last_full_month[:7]} (last full month; "
             "SQLs of the month / MQLs of the month)",
-            f"{'region':<12}{'MQL':>7}{'SQL':>7}{'MQL>SQL':>10}",
+            table_text(
+                ["region", "MQL", "SQL", "MQL>SQL"],
+                [
+                    (r.region, f"{r.mqls:,}", f"{r.sqls:,}", _pct(r.rate))
+                    for r in summary.mql_to_sql_by_region
+                ],
+                right=range(1, 4),
+            ),
         ]
-        for r in summary.mql_to_sql_by_region:
-            lines.append(f"{r.region:<12}{r.mqls:>7,}{r.sqls:>7,}{_pct(r.rate):>10}")
     return lines

@@ -1,4 +1,4 @@
-"""Writing the simulated world as MA and CRM export files (DESIGN section 3).
+"""Writing the simulated world as MA and CRM export files.
 
 Layout: ``<out>/<source>/<YYYY-MM-DD>/<entity>.<ext>``; every export date directory holds a file
 for every entity of its source (header only when nothing changed), except the one labelled

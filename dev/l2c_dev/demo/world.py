@@ -6,7 +6,7 @@ of every entity the times at which a new version of it was written (``ev_key``/`
 time. :mod:`l2c_dev.demo.exports` picks the versions each export file needs (the latest version as of
 the full export date; the last version per local day for the deltas) and renders them.
 
-Calibration (seeds 000–004, DESIGN section 8), per MA lead, uncensored (measured on 200 000 leads,
+Calibration (from the Chinese B2B marketing practice the rules come from), per MA lead, uncensored (measured on 200 000 leads,
 mature cohort: lead->SQL 4.5 %, lead->order 2.5 %, lead->opportunity 84 days, 64 % / 19 % of won
 deals > 90 / > 365 days, opportunity->order 18 days):
 
@@ -984,7 +984,10 @@ class Simulator:
             if len(win) < 3:
                 continue
             nd = dt.date(y + m // 12, m % 12 + 1, 1)
-            if win[0] < self.p.start + dt.timedelta(days=60) or nd + dt.timedelta(days=MONTH_END_PULL_DAYS) > self.p.end:
+            if (
+                win[0] < self.p.start + dt.timedelta(days=60)
+                or nd + dt.timedelta(days=MONTH_END_PULL_DAYS) > self.p.end
+            ):
                 continue
             if any(not (nd + dt.timedelta(days=MONTH_END_PULL_DAYS) < a or win[0] > b) for a, b in blocked):
                 continue

@@ -54,7 +54,9 @@ def send(kind: str, summary: str, items: list[dict[str, Any]], **fields: Any) ->
     url = webhook_url()
     if url:
         body = json.dumps(message, default=str, ensure_ascii=False).encode("utf-8")
-        req = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"}, method="POST")
+        req = urllib.request.Request(
+            url, data=body, headers={"Content-Type": "application/json"}, method="POST"
+        )
         try:
             with urllib.request.urlopen(req, timeout=TIMEOUT_S) as resp:
                 log.info("alert posted to the %s webhook (HTTP %s)", CONN_ID, resp.status)
@@ -64,7 +66,7 @@ def send(kind: str, summary: str, items: list[dict[str, Any]], **fields: Any) ->
 
 
 def _run_fields(context: dict[str, Any]) -> dict[str, Any]:
-    from l2c.airflow.nightly import export_date
+    from l2c.airflow.context import export_date
 
     ti = context.get("ti") or context.get("task_instance")
     return {
@@ -77,7 +79,7 @@ def _run_fields(context: dict[str, Any]) -> dict[str, Any]:
 
 def anomaly_callback(context: dict[str, Any]) -> None:
     """``on_success_callback`` of the anomaly task: alert tonight's new anomalies of severity >= warn."""
-    from l2c.airflow.nightly import export_date
+    from l2c.airflow.context import export_date
     from l2c.config import settings
     from l2c.quality.anomalies.run import new_alerts
 

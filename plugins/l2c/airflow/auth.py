@@ -23,8 +23,11 @@ def write_passwords(environ: Mapping[str, str] | None = None) -> Path:
     if not password:
         raise SystemExit("AIRFLOW_ADMIN_PASSWORD is empty: set it in .env (see .env.example)")
     path = Path(env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"])
-    admins = [u.split(":")[0] for u in env.get("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS", "").split(",")
-              if u.strip().split(":")[1:2] == ["admin"]]
+    admins = [
+        u.split(":")[0]
+        for u in env.get("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS", "").split(",")
+        if u.strip().split(":")[1:2] == ["admin"]
+    ]
     if not admins:
         raise SystemExit("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS names no user with role admin")
     passwords = json.loads(path.read_text("utf-8") or "{}") if path.exists() else {}

@@ -10,17 +10,17 @@ before this module.
 
 from __future__ import annotations
 
-import os
-import shutil
-import sys
 from pathlib import Path
 
 from l2c.config import Settings
+from l2c.config import settings as load_settings
+from l2c.dbt import dbt_executable
 
 #: Every task that writes the DuckDB build file takes the one slot of this pool.
 WRITER_POOL = "l2c_duckdb_writer"
 
-def watcher_poke_seconds() -> int:
+
+def watcher_poke_seconds(cfg: Settings | None = None) -> int:
     """How often a per-model watcher task re-checks the producer's dbt build (L2C_WATCHER_POKE_SECONDS).
 
     Default 30 s under the scheduler. Shorter is unsafe there: in reschedule mode the executor's
@@ -29,7 +29,8 @@ def watcher_poke_seconds() -> int:
     instance's state attribute is scheduled"; apache/airflow#71172). The stack test hit it on every
     run at 5 s on 2 cores. `l2c-dev run` (DAG.test, one task at a time, no executor events) uses 5 s.
     """
-    return int(os.environ.get("L2C_WATCHER_POKE_SECONDS", 30))
+    return (cfg or load_settings()).watcher_poke_seconds
+
 
 #: Environment the whole stack runs with (Airflow, Cosmos, GX): no telemetry to outside hosts,
 #: no example DAGs.
@@ -43,20 +44,9 @@ AIRFLOW_ENV_DEFAULTS: dict[str, str] = {
 }
 
 
-def dbt_executable() -> str:
-    """The dbt of this environment (the venv's, next to the running interpreter)."""
-    candidate = Path(sys.executable).with_name("dbt")
-    if candidate.exists():
-        return str(candidate)
-    found = shutil.which("dbt")
-    if not found:
-        raise FileNotFoundError("dbt executable not found: install the project with `make install`")
-    return found
-
-
 def manifest_path(settings: Settings) -> Path:
     """Where ``l2c dbt-parse`` (run before every `l2c-dev run` and in the image build) writes the manifest."""
-    return Path(os.environ.get("L2C_DBT_MANIFEST", settings.dbt_project_dir / "target" / "manifest.json"))
+    return settings.dbt_manifest
 
 
 def dbt_task_group(settings: Settings, group_id: str = "dbt_build", **task_group_kwargs):
@@ -81,13 +71,14 @@ def dbt_task_group(settings: Settings, group_id: str = "dbt_build", **task_group
     project_dir = settings.dbt_project_dir
     manifest = manifest_path(settings)
     load_mode = LoadMode.DBT_MANIFEST if manifest.exists() else LoadMode.DBT_LS
-    target = os.environ.get("L2C_DBT_TARGET", "duckdb")
+    target = settings.dbt_target
     group = DbtTaskGroup(
         group_id=group_id,
         project_config=ProjectConfig(
             dbt_project_path=project_dir,
             manifest_path=manifest if load_mode == LoadMode.DBT_MANIFEST else None,
-            env_vars=settings.as_env(),
+            # no secrets: Airflow shows an operator's env; dbt inherits the worker's password
+            env_vars=settings.as_env(secrets=False),
         ),
         profile_config=ProfileConfig(
             profile_name="l2c",
@@ -107,7 +98,7 @@ def dbt_task_group(settings: Settings, group_id: str = "dbt_build", **task_group
             # failed test still blocks it.
             test_behavior=TestBehavior.NONE,
         ),
-        operator_args={"install_deps": False, "dbt_cmd_flags": nightly_dbt_flags()},
+        operator_args={"install_deps": False, "dbt_cmd_flags": nightly_dbt_flags(settings)},
         **task_group_kwargs,
     )
     for task in _leaves(group):
@@ -122,7 +113,7 @@ def dbt_task_group(settings: Settings, group_id: str = "dbt_build", **task_group
             # slot under the scheduler too, and needs no triggerer.
             task.deferrable = False
             task.mode = "reschedule"
-            task.poke_interval = watcher_poke_seconds()
+            task.poke_interval = watcher_poke_seconds(settings)
     return group
 
 
@@ -136,7 +127,7 @@ def producer_task(group):
 NIGHTLY_RESOURCE_TYPES = ("model", "seed", "snapshot", "test", "unit_test")
 
 
-def nightly_dbt_flags() -> list[str]:
+def nightly_dbt_flags(cfg: Settings | None = None) -> list[str]:
     """Extra `dbt build` flags of the nightly run: every resource type, minus `--exclude $L2C_DBT_NIGHTLY_EXCLUDE`.
 
     Default `test_type:unit`: dbt unit tests check the SQL against fixed fixture rows, so their
@@ -144,7 +135,7 @@ def nightly_dbt_flags() -> list[str]:
     cost ~12 s of a ~30 s nightly build. Data tests (contracts, reconciliations) run every night.
     Set the variable to empty to run everything.
     """
-    exclude = os.environ.get("L2C_DBT_NIGHTLY_EXCLUDE", "test_type:unit").split()
+    exclude = list((cfg or load_settings()).dbt_nightly_exclude)
     # Every resource type, spelled out: with TestBehavior.NONE Cosmos adds
     # `--resource-type model/seed/snapshot` to the producer's build, which would silently drop the
     # data tests; dbt takes the union of repeated --resource-type flags.

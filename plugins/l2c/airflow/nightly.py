@@ -7,32 +7,34 @@ step can be called and tested without Airflow.
 from __future__ import annotations
 
 import logging
-import os
-from datetime import date
 from typing import Any
 
-from l2c.config import Settings, settings
+# export_date and progress live in l2c.airflow.context (runlog, sensors and alerts need them too,
+# without importing the task bodies); still importable from here
+from l2c.airflow.context import export_date, progress
+from l2c.config import settings
 
 log = logging.getLogger(__name__)
 
 
 def export_wait_timeout() -> int:
-    """Seconds the sensors wait for an export before failing the run (default 6 h)."""
-    return int(os.environ.get("L2C_EXPORT_WAIT_TIMEOUT", 6 * 3600))
+    """Seconds the sensors wait for an export before failing the run (L2C_EXPORT_WAIT_TIMEOUT, default 6 h)."""
+    return settings().export_wait_timeout
 
 
 def export_poke_interval() -> int:
-    return int(os.environ.get("L2C_EXPORT_POKE_INTERVAL", 300))
+    """Seconds between two checks of an export sensor (L2C_EXPORT_POKE_INTERVAL, default 300)."""
+    return settings().export_poke_interval
 
 
 def task_retries() -> int:
     """Retries of every task but the sensors (L2C_TASK_RETRIES, default 2)."""
-    return int(os.environ.get("L2C_TASK_RETRIES", 2))
+    return settings().task_retries
 
 
 def retry_delay_seconds() -> int:
     """First retry delay, doubled on each retry (L2C_RETRY_DELAY_SECONDS, default 120)."""
-    return int(os.environ.get("L2C_RETRY_DELAY_SECONDS", 120))
+    return settings().retry_delay_seconds
 
 
 def schedule_cron() -> str | None:
@@ -42,22 +44,7 @@ def schedule_cron() -> str | None:
     scheduler calling the REST API, the stack test): the DAG then has no timetable and runs only
     when triggered, for the logical date given.
     """
-    value = os.environ.get("L2C_SCHEDULE", "0 2 * * *").strip()
-    return None if value.lower() in ("", "none", "manual") else value
-
-
-def export_date(context: dict[str, Any], cfg: Settings | None = None) -> date:
-    """The export date a run processes: its logical date, read in the business time zone."""
-    import pendulum
-
-    cfg = cfg or settings()
-    logical = context.get("logical_date") or context["data_interval_start"]
-    return pendulum.instance(logical).in_timezone(cfg.business_tz).date()
-
-
-def progress(context: dict[str, Any], stage: str, message: str) -> None:
-    """One greppable line per stage, which `l2c-dev run` turns into its progress display."""
-    log.info("L2C-PROGRESS date=%s stage=%s %s", export_date(context), stage, message)
+    return settings().schedule
 
 
 def export_is_complete(source: str, context: dict[str, Any]) -> bool:

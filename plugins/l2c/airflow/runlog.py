@@ -35,15 +35,42 @@ if TYPE_CHECKING:  # pandas is imported where tables are built: the DAG file imp
 log = logging.getLogger(__name__)
 
 #: The stages of a night, in order; task ids map onto them with :func:`stage_of`.
-STAGES = ("wait_for_exports", "load", "check_raw_zone", "dbt_build", "check_marts", "detect_anomalies", "publish")
+STAGES = (
+    "wait_for_exports",
+    "load",
+    "check_raw_zone",
+    "dbt_build",
+    "check_marts",
+    "detect_anomalies",
+    "publish",
+)
 #: Columns of dq.run_log_stages (documented in dbt_project/models/dq/_dq__run_log.yml).
 STAGE_COLUMNS = (
-    "run_id", "dag_id", "logical_date", "export_date", "stage", "task_id", "status", "try_number",
-    "started_at", "ended_at", "seconds", "message", "snapshot_id",
+    "run_id",
+    "dag_id",
+    "logical_date",
+    "export_date",
+    "stage",
+    "task_id",
+    "status",
+    "try_number",
+    "started_at",
+    "ended_at",
+    "seconds",
+    "message",
+    "snapshot_id",
 )
 RUN_COLUMNS = (
-    "run_id", "dag_id", "logical_date", "export_date", "status", "failed_stage", "started_at", "ended_at",
-    "seconds", "published_snapshot",
+    "run_id",
+    "dag_id",
+    "logical_date",
+    "export_date",
+    "status",
+    "failed_stage",
+    "started_at",
+    "ended_at",
+    "seconds",
+    "published_snapshot",
     *(f"{stage}_{what}" for stage in STAGES for what in ("status", "seconds")),
 )
 _UNSAFE = re.compile(r"[^A-Za-z0-9._+-]")
@@ -68,7 +95,12 @@ def _now() -> datetime:
 
 
 def _record_path(raw_dir: Path, export_date: str, run_id: str, task_id: str) -> Path:
-    return run_log_dir(raw_dir) / f"export_date={export_date}" / f"run={_UNSAFE.sub('_', run_id)}" / f"{task_id}.json"
+    return (
+        run_log_dir(raw_dir)
+        / f"export_date={export_date}"
+        / f"run={_UNSAFE.sub('_', run_id)}"
+        / f"{task_id}.json"
+    )
 
 
 def record(raw_dir: Path, *, export_date: str, run_id: str, task_id: str, **fields: Any) -> dict[str, Any]:
@@ -81,8 +113,15 @@ def record(raw_dir: Path, *, export_date: str, run_id: str, task_id: str, **fiel
             current = json.loads(path.read_text("utf-8"))
         except ValueError:  # a torn file cannot happen (atomic writes), but never fail a task on it
             current = {}
-    current.update({"export_date": export_date, "run_id": run_id, "task_id": task_id,
-                    "stage": stage_of(task_id), **fields})
+    current.update(
+        {
+            "export_date": export_date,
+            "run_id": run_id,
+            "task_id": task_id,
+            "stage": stage_of(task_id),
+            **fields,
+        }
+    )
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     tmp.write_text(json.dumps(current, sort_keys=True, default=str), "utf-8")
     os.replace(tmp, path)
@@ -90,7 +129,7 @@ def record(raw_dir: Path, *, export_date: str, run_id: str, task_id: str, **fiel
 
 
 def _from_context(context: dict[str, Any]) -> dict[str, Any]:
-    from l2c.airflow.nightly import export_date
+    from l2c.airflow.context import export_date
 
     ti = context.get("ti") or context.get("task_instance")
     logical = context.get("logical_date") or context.get("data_interval_start")
@@ -168,7 +207,9 @@ def read_stages(raw_dir: Path) -> pd.DataFrame:
     frame["seconds"] = frame["seconds"].astype("Float64")
     for col in ("dag_id", "status", "message", "snapshot_id"):
         frame[col] = frame[col].astype("string")
-    return frame.sort_values(["export_date", "run_id", "started_at", "task_id"], na_position="last").reset_index(drop=True)
+    return frame.sort_values(
+        ["export_date", "run_id", "started_at", "task_id"], na_position="last"
+    ).reset_index(drop=True)
 
 
 _RANK = {"failed": 4, "up_for_retry": 3, "running": 2, "success": 1}
@@ -187,7 +228,9 @@ def summarize(stages: pd.DataFrame) -> pd.DataFrame:
             "export_date": tasks["export_date"].iloc[0],
             "started_at": tasks["started_at"].min(),
             "ended_at": tasks["ended_at"].max() if tasks["ended_at"].notna().all() else pd.NaT,
-            "published_snapshot": tasks["snapshot_id"].dropna().iloc[-1] if tasks["snapshot_id"].notna().any() else None,
+            "published_snapshot": tasks["snapshot_id"].dropna().iloc[-1]
+            if tasks["snapshot_id"].notna().any()
+            else None,
         }
         failed_stage = None
         for stage in STAGES:
@@ -227,7 +270,9 @@ def mark_published(raw_dir: Path, context: dict[str, Any], snapshot_id: str) -> 
     path = _record_path(raw_dir, fields["export_date"], fields["run_id"], fields["task_id"])
     if not path.exists():  # no on_execute record (called outside Airflow's callbacks)
         fields["started_at"] = _now().isoformat()
-    record(raw_dir, status="success", ended_at=_now().isoformat(), snapshot_id=snapshot_id, message="", **fields)
+    record(
+        raw_dir, status="success", ended_at=_now().isoformat(), snapshot_id=snapshot_id, message="", **fields
+    )
 
 
 def write_tables(con, raw_dir: Path) -> tuple[int, int]:

@@ -13,7 +13,6 @@ Under ``airflow dags test`` / ``l2c-dev run`` Airflow runs the trigger inline, s
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from datetime import date, timedelta
 from typing import Any
@@ -25,7 +24,9 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 def deferrable_default() -> bool:
     """L2C_SENSOR_DEFERRABLE (default true: the deployment runs a triggerer)."""
-    return os.environ.get("L2C_SENSOR_DEFERRABLE", "true").strip().lower() not in ("0", "false", "no")
+    from l2c.config import settings
+
+    return settings().sensor_deferrable
 
 
 def missing_files(source: str, day: date) -> str | None:
@@ -61,8 +62,12 @@ class ExportCompleteTrigger(BaseTrigger):
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
             f"{type(self).__module__}.{type(self).__qualname__}",
-            {"source": self.source, "export_date": self.export_date, "deadline": self.deadline,
-             "poke_interval": self.poke_interval},
+            {
+                "source": self.source,
+                "export_date": self.export_date,
+                "deadline": self.deadline,
+                "poke_interval": self.poke_interval,
+            },
         )
 
     async def run(self):
@@ -92,7 +97,7 @@ class ExportSensor(BaseSensorOperator):
         self.source = source
 
     def _day(self, context) -> date:
-        from l2c.airflow.nightly import export_date
+        from l2c.airflow.context import export_date
 
         return export_date(context)
 
@@ -114,14 +119,16 @@ class ExportSensor(BaseSensorOperator):
             return None
         timeout = float(self.timeout)
         self.defer(
-            trigger=ExportCompleteTrigger(self.source, day.isoformat(), time.time() + timeout, float(self.poke_interval)),
+            trigger=ExportCompleteTrigger(
+                self.source, day.isoformat(), time.time() + timeout, float(self.poke_interval)
+            ),
             method_name="execute_complete",
             # the trigger gives up itself (with the message below); this is only the backstop
             timeout=timedelta(seconds=timeout + 300),
         )
 
     def execute_complete(self, context, event: dict[str, Any] | None = None) -> None:
-        from l2c.airflow.nightly import progress
+        from l2c.airflow.context import progress
 
         day = self._day(context)
         if event and event.get("status") == "complete":

@@ -12,6 +12,14 @@ and one ``<raw>/_audit/<source>/export_date=<date>/part-0.parquet`` with a row p
 loaded / quarantined, checksum, unmapped headers). Every partition is written even when empty, so
 downstream globs always match.
 
+Each entity file goes one way through the steps, each taking the previous one's output: find
+(:mod:`~l2c.ingest.landing`) -> decode (:mod:`~l2c.ingest.encoding`) -> read the header
+(:mod:`~l2c.ingest.readers`) -> map it (:mod:`~l2c.ingest.mapping`) -> read and type the rows
+(``readers`` with a :class:`~l2c.ingest.normalize.TypingPlan`; one DuckDB pass for CSV) -> phones
+(:mod:`~l2c.ingest.normalize`) -> write (:mod:`~l2c.ingest.partitions`). The one way back: a CSV
+decoded on a tentative UTF-8 guess that DuckDB finds invalid UTF-8 in is decoded again, as the
+legacy file it turns out to be, and read again.
+
 All of it happens in an in-memory DuckDB (never the warehouse file), and nothing is written to the
 raw zone until every file of the export has been read and typed: an :class:`~l2c.errors.L2CInputError`
 (incomplete export, undecodable file, unmapped required column) leaves the previous partitions of
@@ -37,20 +45,13 @@ import pyarrow as pa
 from l2c import schema
 from l2c.config import Settings
 from l2c.config import settings as load_settings
+from l2c.ingest.encoding import Decoded, decode, recheck
 from l2c.ingest.landing import ExportFile, find_export
 from l2c.ingest.mapping import EntityMapping, HeaderResolution, load_mapping
-from l2c.ingest.normalize import (
-    WHITESPACE,
-    TypingPlan,
-    ident,
-    lit,
-    normalize_phones,
-    phone_problem_update,
-    trailing_fixup_sql,
-    typing_select,
-)
+from l2c.ingest.normalize import TypingPlan, col_name, normalize_phones, phone_problem_update
 from l2c.ingest.partitions import PartitionSet
-from l2c.ingest.readers import SourceTable, col, read_csv, read_jsonl, read_xlsx
+from l2c.ingest.readers import Header, SourceTable, read_header, read_rows
+from l2c.sql import ident, literal
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,12 @@ PART = "part-0.parquet"
 
 QUARANTINE_COLUMNS = schema.QUARANTINE_COLUMNS
 
-_ARROW_TYPES = {"VARCHAR": pa.string(), "DATE": pa.date32(), "BIGINT": pa.int64(), "TIMESTAMP": pa.timestamp("us")}
+_ARROW_TYPES = {
+    "VARCHAR": pa.string(),
+    "DATE": pa.date32(),
+    "BIGINT": pa.int64(),
+    "TIMESTAMP": pa.timestamp("us"),
+}
 AUDIT_SCHEMA = pa.schema([(name, _ARROW_TYPES[kind]) for name, kind in schema.AUDIT_COLUMNS.items()])
 
 
@@ -183,7 +189,7 @@ def load_export(
     con = duckdb.connect()
     audit_rows = []
     try:
-        con.execute(f"SET TimeZone = {lit(cfg.business_tz)}")
+        con.execute(f"SET TimeZone = {literal(cfg.business_tz)}")
         for entity in schema.entities_of(source):
             file = files[entity.name]
             say(f"{source}.{entity.name}: reading {file.relpath}")
@@ -230,50 +236,18 @@ def _load_entity(
     parts: PartitionSet,
     workdir: Path,
 ) -> EntityLoad:
+    """decode -> read -> map -> type -> write one entity file (staged: committed by the caller)."""
     started = time.perf_counter()
     entity = em.schema
     typed = f"typed_{entity.name}"
-    resolved: list[HeaderResolution] = []
-
-    def resolve(headers: list[str]) -> HeaderResolution:
-        res = em.resolve(headers)
-        if headers:  # an empty file has no header to check; it just has no rows
-            em.require(res, file=file.relpath, line=None if file.format == "jsonl" else 1)
-        resolved.append(res)
-        return res
-
-    def plan_for(trim: tuple[tuple[str, ...], tuple[str, ...]] | None) -> TypingPlan:
-        res = resolved[-1]
-        return TypingPlan(
-            entity=entity,
-            columns={c: ident(col(i)) for c, i in res.columns.items()},
-            business_tz=cfg.business_tz,
-            phone_region=cfg.default_phone_region,
-            whitespace=WHITESPACE if trim is None else trim[0],
-            trailing=None if trim is None else trim[1],
-        )
-
-    def build(from_sql: str, headers: list[str], has_line: bool, trim) -> None:
-        sql = typing_select(plan_for(trim), from_sql, headers, has_line)
-        con.execute(f"CREATE OR REPLACE TABLE {typed} AS {sql}")
-
-    def date_columns(headers: list[str]) -> set[int]:
-        res = em.resolve(headers)
-        return {i for c, i in res.columns.items() if entity.columns[c] in ("timestamp", "date")}
-
     src: SourceTable | None = None
     try:
-        if file.format == "csv":
-            src = read_csv(con, file, typed, workdir, resolve, build)
-        elif file.format == "jsonl":
-            src = read_jsonl(con, file, typed, workdir, resolve, build)
-        else:
-            src = read_xlsx(con, file, typed, workdir, resolve, build, date_columns)
-        res = resolved[-1]
-        plan = plan_for(None)
-        stored = [f"t_{c}" for c in plan.present if plan.cleaned(c)]
-        if src.trailing_fixup and stored:
-            con.execute(trailing_fixup_sql(typed, stored, src.trailing_fixup))
+        decoded = decode(file, workdir)
+        src, res, plan = _read(con, cfg, em, decoded, typed)
+        # DuckDB met bytes past the first MiB that are not UTF-8: a legacy file after all?
+        if src.invalid_utf8 and (legacy := recheck(decoded, workdir)) is not None:
+            _drop(con, typed, src)
+            src, res, plan = _read(con, cfg, em, legacy, typed)
         _resolve_phones(con, plan, typed)
         counts = dict(
             con.execute(
@@ -295,8 +269,7 @@ def _load_entity(
         q_dir = parts.stage(quarantine_partition(cfg, file.source, entity.name, export_date))
         _write_quarantine(con, src, ctx, q_dir / PART)
     finally:
-        for name in [typed, *(src.extra_tables if src else [])]:
-            con.execute(f"DROP TABLE IF EXISTS {name}")
+        _drop(con, typed, src)
     return EntityLoad(
         entity=entity.name,
         file=file.relpath,
@@ -311,6 +284,37 @@ def _load_entity(
         checksum_sha256=src.sha256,
         seconds=time.perf_counter() - started,
     )
+
+
+def _read(
+    con: duckdb.DuckDBPyConnection, cfg: Settings, em: EntityMapping, decoded: Decoded, typed: str
+) -> tuple[SourceTable, HeaderResolution, TypingPlan]:
+    """read the header -> map it -> read the rows typed into ``typed``, with what the mapping gave."""
+    header = read_header(con, decoded)
+    res = _map(em, header)
+    entity = em.schema
+    plan = TypingPlan(
+        entity=entity,
+        columns={c: ident(col_name(i)) for c, i in res.columns.items()},
+        business_tz=cfg.business_tz,
+        phone_region=cfg.default_phone_region,
+    )
+    dates = frozenset(i for c, i in res.columns.items() if entity.columns[c] in ("timestamp", "date"))
+    return read_rows(con, header, plan, typed, date_columns=dates), res, plan
+
+
+def _map(em: EntityMapping, header: Header) -> HeaderResolution:
+    """The file's headers -> canonical columns; raises when a required column has no header."""
+    res = em.resolve(header.headers)
+    if header.headers:  # an empty file has no header to check; it just has no rows
+        file = header.decoded.file
+        em.require(res, file=file.relpath, line=None if file.format == "jsonl" else 1)
+    return res
+
+
+def _drop(con: duckdb.DuckDBPyConnection, typed: str, src: SourceTable | None) -> None:
+    for name in [typed, *(src.extra_tables if src else [])]:
+        con.execute(f"DROP TABLE IF EXISTS {name}")
 
 
 @dataclass(frozen=True)
@@ -365,17 +369,17 @@ def _write_raw(
         f"CAST(s.{ident('t_' + c)} AS {schema.RAW_TYPES[t]}) AS {ident(c)}" for c, t in entity.columns.items()
     ]
     cols += [
-        f"DATE {lit(ctx.export_date.isoformat())} AS _export_date",
-        f"{lit(ctx.file)} AS _source_file",
+        f"DATE {literal(ctx.export_date.isoformat())} AS _export_date",
+        f"{literal(ctx.file)} AS _source_file",
         f"CAST({src.line_sql} AS BIGINT) AS _source_line",
-        f"{lit(ctx.run_id)} AS _run_id",
+        f"{literal(ctx.run_id)} AS _run_id",
     ]
     # Row order inside the file carries no meaning (``_source_line`` does): let DuckDB write in parallel.
     con.execute("SET preserve_insertion_order = false")
     try:
         con.execute(
             f"COPY (SELECT {', '.join(cols)} FROM {src.table} s {src.join_sql} WHERE s._problem IS NULL) "
-            f"TO {lit(str(path))} (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1)"
+            f"TO {literal(str(path))} (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1)"
         )
     finally:
         con.execute("SET preserve_insertion_order = true")
@@ -383,8 +387,8 @@ def _write_raw(
 
 def _write_quarantine(con: duckdb.DuckDBPyConnection, src: SourceTable, ctx: _Lineage, path: Path) -> None:
     consts = (
-        f"{lit(ctx.source)} AS source, {lit(ctx.entity)} AS entity, "
-        f"DATE {lit(ctx.export_date.isoformat())} AS export_date, {lit(ctx.file)} AS file"
+        f"{literal(ctx.source)} AS source, {literal(ctx.entity)} AS entity, "
+        f"DATE {literal(ctx.export_date.isoformat())} AS export_date, {literal(ctx.file)} AS file"
     )
     rejected = pa.table(
         {
@@ -403,14 +407,14 @@ def _write_quarantine(con: duckdb.DuckDBPyConnection, src: SourceTable, ctx: _Li
                 SELECT {consts}, CAST({src.line_sql} AS BIGINT) AS line,
                     nullif(split_part(s._problem, ':', 2), '') AS "column",
                     split_part(s._problem, ':', 1) AS reason, s._detail AS detail,
-                    CAST(s._raw AS VARCHAR) AS raw_record, {lit(ctx.run_id)} AS run_id
+                    CAST(s._raw AS VARCHAR) AS raw_record, {literal(ctx.run_id)} AS run_id
                 FROM {src.table} s {src.join_sql}
                 WHERE s._problem IS NOT NULL
                 UNION ALL
-                SELECT {consts}, line, CAST(NULL AS VARCHAR), reason, detail, raw_record, {lit(ctx.run_id)}
+                SELECT {consts}, line, CAST(NULL AS VARCHAR), reason, detail, raw_record, {literal(ctx.run_id)}
                 FROM {view}
                 ORDER BY line
-            ) TO {lit(str(path))} (FORMAT parquet, COMPRESSION zstd)
+            ) TO {literal(str(path))} (FORMAT parquet, COMPRESSION zstd)
             """
         )
     finally:
@@ -452,6 +456,6 @@ def _write_audit(
     out = parts.stage(audit_partition(cfg, source, export_date))
     con.register("audit_rows", table)
     try:
-        con.execute(f"COPY (SELECT * FROM audit_rows) TO {lit(str(out / PART))} (FORMAT parquet)")
+        con.execute(f"COPY (SELECT * FROM audit_rows) TO {literal(str(out / PART))} (FORMAT parquet)")
     finally:
         con.unregister("audit_rows")

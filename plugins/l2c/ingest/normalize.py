@@ -1,4 +1,4 @@
-"""Typing rules (DESIGN section 3) as DuckDB SQL, plus the few values SQL cannot type.
+"""Typing rules as DuckDB SQL, plus the few values SQL cannot type.
 
 Every input value arrives as VARCHAR. Each logical type of :data:`l2c.schema.RAW_TYPES` has a
 *clean* step (trim, '' -> NULL, case) and a *type* step (``try_cast``, ``try_strptime``, regex) that
@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 
 from l2c import schema
+from l2c.sql import ident, literal
 
 log = logging.getLogger(__name__)
 
@@ -79,17 +80,8 @@ TIMESTAMP_FORMATS = (
 _ALL_WS = "".join(WHITESPACE)
 
 
-def lit(value: str) -> str:
-    """A SQL string literal."""
-    return "'" + str(value).replace("'", "''") + "'"
-
-
-def ident(name: str) -> str:
-    return '"' + str(name).replace('"', '""') + '"'
-
-
 def _trim_all(x: str) -> str:
-    return f"trim({x}, {lit(_ALL_WS)})"
+    return f"trim({x}, {literal(_ALL_WS)})"
 
 
 def clean_sql(
@@ -103,12 +95,12 @@ def clean_sql(
     end; the CSV reader narrows both to what the file can contain.
     """
     trailing = whitespace if trailing is None else trailing
-    tests = [f"prefix({expr}, {lit(w)})" for w in whitespace] + [
-        f"suffix({expr}, {lit(w)})" for w in trailing
+    tests = [f"prefix({expr}, {literal(w)})" for w in whitespace] + [
+        f"suffix({expr}, {literal(w)})" for w in trailing
     ]
     if not tests:
         return f"nullif({expr}, '')"
-    chars = lit("".join(dict.fromkeys(whitespace + trailing)))
+    chars = literal("".join(dict.fromkeys(whitespace + trailing)))
     return f"nullif(CASE WHEN {' OR '.join(tests)} THEN trim({expr}, {chars}) ELSE {expr} END, '')"
 
 
@@ -120,10 +112,10 @@ def trailing_fixup_sql(table: str, columns: list[str], chars: tuple[str, ...]) -
     """
     sets = []
     tests = []
-    all_chars = lit(_ALL_WS)
+    all_chars = literal(_ALL_WS)
     for c in columns:
         col = ident(c)
-        test = " OR ".join(f"suffix({col}, {lit(ch)})" for ch in chars)
+        test = " OR ".join(f"suffix({col}, {literal(ch)})" for ch in chars)
         sets.append(f"{col} = CASE WHEN {test} THEN nullif(trim({col}, {all_chars}), '') ELSE {col} END")
         tests.append(f"({test})")
     return f"UPDATE {table} SET {', '.join(sets)} WHERE {' OR '.join(tests)}"
@@ -172,7 +164,7 @@ def _fixed_offset_window(tz: str) -> tuple[str, str, int] | None:
 
 
 def _in_list(words: Iterable[str]) -> str:
-    return ", ".join(lit(w) for w in words)
+    return ", ".join(literal(w) for w in words)
 
 
 def _cases(words: Iterable[str]) -> list[str]:
@@ -185,7 +177,7 @@ def _cases(words: Iterable[str]) -> list[str]:
 
 def _is_one_of(x: str, words: Iterable[str]) -> str:
     """``x = 'a' OR x = 'b' ...``: DuckDB turns a long ``IN (...)`` list into a hash join."""
-    return "(" + " OR ".join(f"{x} = {lit(w)}" for w in words) + ")"
+    return "(" + " OR ".join(f"{x} = {literal(w)}" for w in words) + ")"
 
 
 # -- phones -----------------------------------------------------------------------------------------
@@ -258,13 +250,13 @@ def typed_sql(logical: str, *, business_tz: str, accepted: tuple[str, ...] | Non
     if logical == "phone":  # Chinese mobiles in SQL; the rest goes to `phonenumbers` (see TypingPlan)
         return TypeSQL(
             fast="CASE WHEN regexp_full_match({v}, '1[3-9][0-9]{9}') THEN '+86' || {v} END",
-            lazy=f"regexp_replace({trimmed}, {lit(_PHONE_SEPARATORS)}, '', 'g')",
-            slow=f"CASE WHEN regexp_full_match({{tv}}, {lit(_CN_MOBILE)}) THEN '+86' || right({{tv}}, 11) END",
+            lazy=f"regexp_replace({trimmed}, {literal(_PHONE_SEPARATORS)}, '', 'g')",
+            slow=f"CASE WHEN regexp_full_match({{tv}}, {literal(_CN_MOBILE)}) THEN '+86' || right({{tv}}, 11) END",
         )
     if logical == "timestamp":
         formats = "[" + _in_list(TIMESTAMP_FORMATS) + "]"
         space_offset = "regexp_replace({tv}, '\\s+([+-][0-9]{2}(:?[0-9]{2})?)$', '\\1')"
-        tz = lit(business_tz)
+        tz = literal(business_tz)
         # Naive local time (the bulk of most exports): DuckDB's plain TIMESTAMP cast, then a constant
         # offset where the zone has one. Anything that may carry an offset goes through ICU.
         naive = (
@@ -410,20 +402,20 @@ class TypingPlan:
                 reason = "missing_key" if name in e.key else "missing_required"
                 what = "key" if name in e.key else "required"
                 cond = self.empty_sql(name, vn, tn, tvn) if present else "true"
-                out.append((name, reason, cond, lit(f"{name}: {what} column is empty")))
+                out.append((name, reason, cond, literal(f"{name}: {what} column is empty")))
             if not present:
                 continue
             accepted = e.accepted_values.get(name)
             bad = self.bad_sql(name, vn, tn, tvn)
             if accepted:
                 expected = " (expected one of " + ", ".join(accepted) + ")"
-                detail = f"{lit(name + ': unexpected value ')} || {_quoted(vn)} || {lit(expected)}"
+                detail = f"{literal(name + ': unexpected value ')} || {_quoted(vn)} || {literal(expected)}"
                 out.append((name, "unexpected_value", bad, detail))
             elif logical in BAD_TYPE_REASON and logical != "phone":
-                detail = f"{lit(f'{name}: not a valid {logical} ')} || {_quoted(vn)}"
+                detail = f"{literal(f'{name}: not a valid {logical} ')} || {_quoted(vn)}"
                 out.append((name, BAD_TYPE_REASON[logical], bad, detail))
             if logical == "decimal":
-                detail = f"{lit(name + ': negative amount ')} || {_quoted(vn)}"
+                detail = f"{literal(name + ': negative amount ')} || {_quoted(vn)}"
                 out.append((name, "negative_amount", f"{tn} < 0", detail))
         return out
 
@@ -476,7 +468,9 @@ def typing_select(plan: TypingPlan, from_sql: str, headers: list[str], has_line:
     problems = plan.problems(cols)
     if problems:
         problem = (
-            "CASE " + " ".join(f"WHEN {cond} THEN {lit(r + ':' + c)}" for c, r, cond, _ in problems) + " END"
+            "CASE "
+            + " ".join(f"WHEN {cond} THEN {literal(r + ':' + c)}" for c, r, cond, _ in problems)
+            + " END"
         )
         details = ", ".join(f"CASE WHEN {cond} THEN {d} END" for _, _, cond, d in problems)
         detail = f"concat_ws('; ', {details})"
@@ -489,7 +483,11 @@ def typing_select(plan: TypingPlan, from_sql: str, headers: list[str], has_line:
     ]
     keys = unique_headers(headers)
     if keys:
-        raw = "json_object(" + ", ".join(f"{lit(k)}, {ident(col_name(i))}" for i, k in enumerate(keys)) + ")"
+        raw = (
+            "json_object("
+            + ", ".join(f"{literal(k)}, {ident(col_name(i))}" for i, k in enumerate(keys))
+            + ")"
+        )
     else:
         raw = "'{}'"
     suspect = " OR ".join(
@@ -534,17 +532,17 @@ def phone_problem_update(plan: TypingPlan, table: str, name: str, lookup: str) -
     A phone nobody could normalise becomes the row's problem unless an earlier column (in schema
     order) already is; its detail is added either way.
     """
-    order = "[" + ", ".join(lit(c) for c in plan.entity.columns) + "]"
+    order = "[" + ", ".join(literal(c) for c in plan.entity.columns) + "]"
     idx = list(plan.entity.columns).index(name) + 1
     pend = ident("_pending_" + name)
-    detail = f"{lit(name + ': not a valid phone ')} || {_quoted('m.raw')}"
+    detail = f"{literal(name + ': not a valid phone ')} || {_quoted('m.raw')}"
     first = (
         f"({table}._problem IS NULL OR list_position({order}, split_part({table}._problem, ':', 2)) > {idx})"
     )
     return f"""
     UPDATE {table} SET
         {ident("t_" + name)} = m.e164,
-        _problem = CASE WHEN m.e164 IS NULL AND {first} THEN {lit("bad_phone:" + name)} ELSE {table}._problem END,
+        _problem = CASE WHEN m.e164 IS NULL AND {first} THEN {literal("bad_phone:" + name)} ELSE {table}._problem END,
         _detail = CASE WHEN m.e164 IS NULL AND {first} THEN concat_ws('; ', {detail}, {table}._detail)
                        WHEN m.e164 IS NULL THEN concat_ws('; ', {table}._detail, {detail})
                        ELSE {table}._detail END

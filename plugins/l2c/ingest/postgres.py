@@ -1,7 +1,7 @@
 """Copy the Parquet raw zone into PostgreSQL, where the dbt project's ``postgres`` target reads it.
 
 On DuckDB the dbt sources read the raw zone's Parquet directly (``external_location``); an engine
-that cannot do that gets the raw zone as tables (DESIGN sections 2 and 9)::
+that cannot do that gets the raw zone as tables::
 
     <raw>/<source>/<entity>/export_date=*/*.parquet         -> raw.<source>__<entity>
     <raw>/_quarantine/<source>/<entity>/export_date=*/*.parquet -> raw.loader__quarantine
@@ -37,13 +37,13 @@ the raw tables are only scanned whole by the staging models, and autovacuum anal
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from l2c import schema as contract
+from l2c.sql import ident, literal
 
 log = logging.getLogger(__name__)
 
@@ -112,15 +112,17 @@ def pg_dsn_from_env(dbname: str | None = None, environ: Mapping[str, str] | None
     """
     from psycopg.conninfo import make_conninfo
 
-    env = os.environ if environ is None else environ
+    from l2c.config import settings
+
+    cfg = settings(environ)  # the settings of ``environ`` (default os.environ), validated
     params = {
-        "host": env.get("L2C_PG_HOST") or "127.0.0.1",
-        "port": env.get("L2C_PG_PORT") or "5432",
-        "user": env.get("L2C_PG_USER") or "postgres",
-        "dbname": dbname or env.get("L2C_PG_DBNAME") or "l2c",
+        "host": cfg.pg_host,
+        "port": str(cfg.pg_port),
+        "user": cfg.pg_user,
+        "dbname": dbname or cfg.pg_dbname,
     }
-    if env.get("L2C_PG_PASSWORD"):
-        params["password"] = env["L2C_PG_PASSWORD"]
+    if cfg.pg_password:
+        params["password"] = cfg.pg_password
     return make_conninfo(**params)
 
 
@@ -151,14 +153,10 @@ def _parquet_rows(files: list[Path]) -> int:
 
 def _select_sql(con, table: RawTable, files: list[Path]) -> str:
     """DuckDB query returning ``table``'s contract columns, typed, from its Parquet files."""
-
-    def q(name: str) -> str:
-        return '"' + name.replace('"', '""') + '"'
-
     if not files:
-        cols = ", ".join(f"CAST(NULL AS {t}) AS {q(c)}" for c, t in table.columns.items())
+        cols = ", ".join(f"CAST(NULL AS {t}) AS {ident(c)}" for c, t in table.columns.items())
         return f"SELECT {cols} LIMIT 0"
-    paths = "[" + ", ".join("'" + str(f).replace("'", "''") + "'" for f in files) + "]"
+    paths = "[" + ", ".join(literal(f) for f in files) + "]"
     source = f"read_parquet({paths}, union_by_name = true, hive_partitioning = false)"
     present = {row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
     missing = [c for c in table.columns if c not in present]
@@ -168,7 +166,7 @@ def _select_sql(con, table: RawTable, files: list[Path]) -> str:
     if extra:
         log.warning("%s: columns %s are not in the raw-zone contract: not loaded", table.name, extra)
     cols = ", ".join(
-        f"CAST({'NULL' if c in missing else q(c)} AS {t}) AS {q(c)}" for c, t in table.columns.items()
+        f"CAST({'NULL' if c in missing else ident(c)} AS {t}) AS {ident(c)}" for c, t in table.columns.items()
     )
     return f"SELECT {cols} FROM {source}"
 

@@ -43,6 +43,7 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 from l2c import schema  # noqa: E402
 from l2c.config import Settings  # noqa: E402
 from l2c.config import settings as load_settings  # noqa: E402
+from l2c.sql import ident, literal  # noqa: E402
 
 if TYPE_CHECKING:  # pragma: no cover
     import duckdb
@@ -137,18 +138,15 @@ def raise_on_failure(report: CheckReport) -> CheckReport:
 
 
 def project_dir(cfg: Settings) -> Path:
-    value = os.environ.get("L2C_GX_PROJECT_DIR")
-    return Path(value).expanduser().resolve() if value else cfg.home / "expectations"
+    return cfg.gx_project_dir
 
 
 def data_docs_dir(cfg: Settings) -> Path:
-    value = os.environ.get("L2C_DATA_DOCS_DIR")
-    return Path(value).expanduser().resolve() if value else cfg.home / "data" / "dq" / "data_docs"
+    return cfg.data_docs_dir
 
 
 def results_dir(cfg: Settings) -> Path:
-    value = os.environ.get("L2C_GX_RESULTS_DIR")
-    return Path(value).expanduser().resolve() if value else cfg.home / "data" / "dq" / "gx" / "validations"
+    return cfg.gx_results_dir
 
 
 _CONTEXTS: dict[tuple[str, str, str], Any] = {}
@@ -202,16 +200,8 @@ def _to_pandas(table: pa.Table) -> pd.DataFrame:
     return table.to_pandas(types_mapper=mapper, date_as_object=False)
 
 
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _lit(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def _parquet(path_glob: str) -> str:
-    return f"read_parquet({_lit(path_glob)}, union_by_name = true, hive_partitioning = false)"
+    return f"read_parquet({literal(path_glob)}, union_by_name = true, hive_partitioning = false)"
 
 
 def _raw_frame(con: duckdb.DuckDBPyConnection, entity: schema.Entity, partition: Path) -> pd.DataFrame:
@@ -219,9 +209,9 @@ def _raw_frame(con: duckdb.DuckDBPyConnection, entity: schema.Entity, partition:
     src = _parquet(str(partition / "*.parquet"))
     present = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()}
     if set(entity.key) <= present and (entity.version_column is None or entity.version_column in present):
-        key = ", ".join(_ident(c) for c in entity.key)
-        content = ", ".join(_ident(c) for c in entity.columns if c in present)
-        order = f"ORDER BY {_ident(entity.version_column)} DESC NULLS LAST" if entity.version_column else ""
+        key = ", ".join(ident(c) for c in entity.key)
+        content = ", ".join(ident(c) for c in entity.columns if c in present)
+        order = f"ORDER BY {ident(entity.version_column)} DESC NULLS LAST" if entity.version_column else ""
         flag = (
             f"(rank() OVER (PARTITION BY {key} {order}) = 1 "
             f"AND row_number() OVER (PARTITION BY {content} ORDER BY _source_line) = 1)"
@@ -269,8 +259,8 @@ def _reconciliation_frame(con: duckdb.DuckDBPyConnection, cfg: Settings) -> pd.D
         row[f"audit_rows_loaded__{source}__{name}"] = int(sum(ours.values()))
         mismatched += sum(raw.get(d, 0) != ours.get(d, 0) for d in set(raw) | set(ours))
         if has_files:
-            key = ", ".join(_ident(c) for c in entity.key)
-            version = f"{_ident(entity.version_column)} DESC NULLS LAST, " if entity.version_column else ""
+            key = ", ".join(ident(c) for c in entity.key)
+            version = f"{ident(entity.version_column)} DESC NULLS LAST, " if entity.version_column else ""
             deleted = "coalesce(is_deleted, false)" if "is_deleted" in entity.columns else "false"
             latest = con.execute(
                 f"""
@@ -292,7 +282,9 @@ def _reconciliation_frame(con: duckdb.DuckDBPyConnection, cfg: Settings) -> pd.D
     fct = con.execute(
         "SELECT count(*), count(DISTINCT ma_lead_id), count(DISTINCT crm_lead_id) FROM marts.fct_lead_to_cash"
     ).fetchone()
-    row["fct_lead_to_cash_rows"], row["fct_lead_to_cash_ma_leads"], row["fct_lead_to_cash_crm_leads"] = map(int, fct)
+    row["fct_lead_to_cash_rows"], row["fct_lead_to_cash_ma_leads"], row["fct_lead_to_cash_crm_leads"] = map(
+        int, fct
+    )
     row["int_leads_unified_rows"] = int(
         con.execute("SELECT count(*) FROM intermediate.int_leads_unified").fetchone()[0]
     )
@@ -414,7 +406,9 @@ def _run_checkpoint(
             for vd in checkpoint.validation_definitions
             if _suite_page_stale(cfg, vd.suite.name)
         ]
-        checkpoint_result = CheckpointResult(run_id=run_id, run_results=run_results, checkpoint_config=checkpoint)
+        checkpoint_result = CheckpointResult(
+            run_id=run_id, run_results=run_results, checkpoint_config=checkpoint
+        )
         for action in checkpoint.actions:
             if isinstance(action, UpdateDataDocsAction):
                 ctx.build_data_docs(
@@ -485,9 +479,7 @@ def run_raw_checks(export_date: dt.date, cfg: Settings | None = None) -> CheckRe
                 skipped.append(f"{vd_name}: no {entity.source} export loaded for {export_date}")
     day = dt.datetime.combine(export_date, dt.time())
     params = {"export_date": day.isoformat(), "max_timestamp": (day + dt.timedelta(days=1)).isoformat()}
-    return _run_checkpoint(
-        cfg, checkpoint, frames, params, f"raw_{export_date}", problems, skipped, started
-    )
+    return _run_checkpoint(cfg, checkpoint, frames, params, f"raw_{export_date}", problems, skipped, started)
 
 
 def run_mart_checks(warehouse: Path | None = None, cfg: Settings | None = None) -> CheckReport:
@@ -504,11 +496,16 @@ def run_mart_checks(warehouse: Path | None = None, cfg: Settings | None = None) 
     problems: list[str] = []
     with duckdb.connect(str(warehouse), read_only=True) as con:
         tables = {
-            f"{s}.{t}": {c for (c,) in con.execute(
-                "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ?",
-                [s, t],
-            ).fetchall()}
-            for s, t in con.execute("SELECT table_schema, table_name FROM information_schema.tables").fetchall()
+            f"{s}.{t}": {
+                c
+                for (c,) in con.execute(
+                    "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ?",
+                    [s, t],
+                ).fetchall()
+            }
+            for s, t in con.execute(
+                "SELECT table_schema, table_name FROM information_schema.tables"
+            ).fetchall()
         }
         for vd in checkpoint.validation_definitions:
             table = vd.suite.meta["l2c"]["table"]
@@ -523,8 +520,6 @@ def run_mart_checks(warehouse: Path | None = None, cfg: Settings | None = None) 
                 continue
             # only the columns the suite names (a missing one fails its expectations in GX)
             cols = [c for c in _suite_columns(vd.suite) if c in tables[table]] or ["1 AS _no_columns"]
-            select = ", ".join(_ident(c) if not c.startswith("1 AS") else c for c in cols)
+            select = ", ".join(ident(c) if not c.startswith("1 AS") else c for c in cols)
             frames[vd.name] = (table, _to_pandas(con.sql(f"SELECT {select} FROM {table}").to_arrow_table()))
-    return _run_checkpoint(
-        cfg, checkpoint, frames, {}, f"marts_{warehouse.stem}", problems, [], started
-    )
+    return _run_checkpoint(cfg, checkpoint, frames, {}, f"marts_{warehouse.stem}", problems, [], started)

@@ -1,4 +1,4 @@
-"""Anomaly detectors of the nightly run (DESIGN section 6): they warn, record and alert; they
+"""Anomaly detectors of the nightly run: they warn, record and alert; they
 never fail the load. One module per family:
 
 * :mod:`.month_end` — ``month_end_sql_spike`` (binomial, working-day calendar) and ``sql_day_spike``

@@ -1,6 +1,6 @@
 """What every detector shares: the anomaly record, the config file, the business calendar, tests.
 
-An anomaly is one row of ``dq.anomalies`` (DESIGN section 5). Detectors are pure functions of
+An anomaly is one row of ``dq.anomalies``. Detectors are pure functions of
 DataFrames read from the build warehouse (and, for the export checks, the raw zone), so they can be
 run and tested without Airflow; :mod:`l2c.quality.anomalies.run` reads the inputs and records the results.
 """
@@ -8,7 +8,6 @@ run and tested without Airflow; :mod:`l2c.quality.anomalies.run` reads the input
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from scipy import stats
 
 SEVERITIES = ("info", "warn", "error")
 
@@ -84,8 +84,7 @@ def config_path() -> Path:
     """``L2C_ANOMALY_CONFIG``, else ``expectations/anomalies.yml`` of the project home."""
     from l2c.config import settings
 
-    value = os.environ.get("L2C_ANOMALY_CONFIG")
-    return Path(value).expanduser().resolve() if value else settings().home / "expectations" / "anomalies.yml"
+    return settings().anomaly_config
 
 
 def load_config(path: Path | None = None) -> dict[str, dict[str, Any]]:
@@ -111,22 +110,7 @@ def score_of(p: float) -> float:
     return round(-math.log10(max(p, 1e-300)), 3)
 
 
-# ------------------------------------------------------------------ one-sided tests (exact, no scipy)
-
-
-def _log_binom_pmf(k: int, n: int, p: float) -> float:
-    return (
-        math.lgamma(n + 1)
-        - math.lgamma(k + 1)
-        - math.lgamma(n - k + 1)
-        + k * math.log(p)
-        + (n - k) * math.log1p(-p)
-    )
-
-
-def _log_sum(values: list[float]) -> float:
-    top = max(values)
-    return top + math.log(sum(math.exp(v - top) for v in values))
+# ------------------------------------------------------------------ one-sided tests (exact tails, scipy.stats)
 
 
 def binom_sf(x: int, n: int, p: float) -> float:
@@ -140,7 +124,7 @@ def binom_sf(x: int, n: int, p: float) -> float:
         return 0.0
     if p >= 1:
         return 1.0
-    return min(1.0, math.exp(_log_sum([_log_binom_pmf(k, n, p) for k in range(x, n + 1)])))
+    return float(stats.binom.sf(x - 1, n, p))
 
 
 def poisson_sf(x: float, mu: float) -> float:
@@ -150,17 +134,7 @@ def poisson_sf(x: float, mu: float) -> float:
         return 1.0
     if mu <= 0:
         return 0.0
-    # the tail is summed until its terms vanish (they decrease once k > mu)
-    terms = []
-    k = k0
-    logp = k * math.log(mu) - mu - math.lgamma(k + 1)
-    while True:
-        terms.append(logp)
-        k += 1
-        logp += math.log(mu) - math.log(k)
-        if k > mu and logp < terms[0] - 40:
-            break
-    return min(1.0, math.exp(_log_sum(terms)))
+    return float(stats.poisson.sf(k0 - 1, mu))
 
 
 def quasi_poisson_sf(x: float, mu: float, dispersion: float) -> float:

@@ -23,6 +23,7 @@ from typing import Any
 import pandas as pd
 
 from l2c import schema
+from l2c.sql import ident, literal
 
 from .core import Anomaly, Calendar, fmt_pct
 
@@ -108,7 +109,7 @@ def volume_drop(audit: pd.DataFrame, cal: Calendar, as_of: date, cfg: dict[str, 
             kind = cal.is_workday(d)
             base = [
                 x.rows_in
-                for b, x in series[:i][-int(cfg["lookback_exports"]):]
+                for b, x in series[:i][-int(cfg["lookback_exports"]) :]
                 if b not in flagged and cal.is_workday(b) == kind
             ]
             if len(base) < cfg["min_baseline_exports"]:
@@ -150,16 +151,16 @@ def duplicate_counts(con, raw_dir: Path, since: date) -> pd.DataFrame:
             files = sorted((raw_dir / source / ent.name).glob("export_date=*/*.parquet"))
             if not files:
                 continue
-            glob = str(raw_dir / source / ent.name / "export_date=*" / "*.parquet").replace("'", "''")
+            glob = literal(raw_dir / source / ent.name / "export_date=*" / "*.parquet")
             cols = [
                 r[0]
                 for r in con.execute(
-                    f"describe select * from read_parquet('{glob}', union_by_name = true)"
+                    f"describe select * from read_parquet({glob}, union_by_name = true)"
                 ).fetchall()
                 if r[0] not in _META
             ]
-            key = ", ".join(f'"{c}"' for c in ent.key)
-            values = ", ".join(f'"{c}"' for c in cols)
+            key = ", ".join(ident(c) for c in ent.key)
+            values = ", ".join(ident(c) for c in cols)
             frames.append(
                 con.execute(
                     f"""
@@ -168,9 +169,9 @@ def duplicate_counts(con, raw_dir: Path, since: date) -> pd.DataFrame:
                                lag(hash({values})) over (
                                    partition by {key} order by _export_date, _source_line
                                ) as prev_h
-                        from read_parquet('{glob}', union_by_name = true)
+                        from read_parquet({glob}, union_by_name = true)
                     )
-                    select '{source}' as source, '{ent.name}' as entity, export_date,
+                    select {literal(source)} as source, {literal(ent.name)} as entity, export_date,
                            count(*) as rows, count(*) filter (where h = prev_h) as duplicates
                     from r where export_date >= ? group by export_date
                     """,
@@ -184,7 +185,9 @@ def duplicate_counts(con, raw_dir: Path, since: date) -> pd.DataFrame:
     return out
 
 
-def duplicate_surge(counts: pd.DataFrame, as_of: date, cfg: dict[str, Any], firsts: dict[str, date]) -> list[Anomaly]:
+def duplicate_surge(
+    counts: pd.DataFrame, as_of: date, cfg: dict[str, Any], firsts: dict[str, date]
+) -> list[Anomaly]:
     out = []
     for (source, entity), g in counts.groupby(["source", "entity"]):
         series = [r for r in g.sort_values("export_date").itertuples() if r.export_date != firsts.get(source)]
@@ -194,7 +197,7 @@ def duplicate_surge(counts: pd.DataFrame, as_of: date, cfg: dict[str, Any], firs
                 break
             base = [
                 b.duplicates / b.rows
-                for b in series[:i][-int(cfg["lookback_exports"]):]
+                for b in series[:i][-int(cfg["lookback_exports"]) :]
                 if b.export_date not in flagged and b.rows
             ]
             if not r.rows:

@@ -64,10 +64,10 @@ def holiday_catchup_spike(
     for first, last, name in holidays:
         a = first - timedelta(days=7 * int(cfg["weeks_before"]))
         b = last + timedelta(days=7 * int(cfg["weeks_after"]))
-        windows.append((a - timedelta(days=a.weekday()), b - timedelta(days=b.weekday()), (first, last, name)))
-    in_any_window = {
-        m for m in weeks for a, b, _ in windows if a <= m <= b
-    }
+        windows.append(
+            (a - timedelta(days=a.weekday()), b - timedelta(days=b.weekday()), (first, last, name))
+        )
+    in_any_window = {m for m in weeks for a, b, _ in windows if a <= m <= b}
     ordered = sorted(weeks)
     flagged: set[date] = set()
     out: list[Anomaly] = []
@@ -75,9 +75,9 @@ def holiday_catchup_spike(
         for monday in [m for m in ordered if a <= m <= b]:
             if monday in flagged or monday - timedelta(days=7) < first_day:
                 continue
-            base = [
-                m for m in ordered if m < a and m not in in_any_window and m not in flagged
-            ][-int(cfg["baseline_weeks"]):]
+            base = [m for m in ordered if m < a and m not in in_any_window and m not in flagged][
+                -int(cfg["baseline_weeks"]) :
+            ]
             if len(base) < cfg["min_baseline_weeks"]:
                 continue
             if sum(1 for d in days_of(monday) if d in cd) < cfg["min_working_days"]:

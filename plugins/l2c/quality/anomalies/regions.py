@@ -1,7 +1,7 @@
 """``unknown_region_surge``: the share of new leads whose region could not be resolved jumps.
 
-A lead's region comes from its CRM owner, its account or its province (business rules, DESIGN
-section 4); ``UNKNOWN`` means none of them mapped, usually a new province spelling or an owner
+A lead's region comes from its CRM owner, its account or its province (the region rules
+of ``int_lead_regions``); ``UNKNOWN`` means none of them mapped, usually a new province spelling or an owner
 missing from the users export. Weekly, nationally: ``x`` UNKNOWN-region leads among the week's
 ``n`` new leads against the usual share ``p0`` of the ``baseline_weeks`` before it (flagged weeks
 left out). Flagged when the share is at least ``min_ratio x p0`` and ``p0 + min_share_excess``, with
@@ -32,7 +32,7 @@ def unknown_region_surge(flow_week: pd.DataFrame, as_of: date, cfg: dict[str, An
     flagged: set[date] = set()
     out: list[Anomaly] = []
     for i, w in enumerate(weeks):
-        base = [b for b in weeks[:i] if b not in flagged][-int(cfg["baseline_weeks"]):]
+        base = [b for b in weeks[:i] if b not in flagged][-int(cfg["baseline_weeks"]) :]
         if len(base) < cfg["min_baseline_weeks"]:
             continue
         bn = sum(total[b] for b in base)
@@ -42,7 +42,11 @@ def unknown_region_surge(flow_week: pd.DataFrame, as_of: date, cfg: dict[str, An
         p0 = max(sum(unknown.get(b, 0) for b in base) / bn, 0.5 / bn)
         x, n = unknown.get(w, 0), total[w]
         share = x / n
-        if x < cfg["min_unknown_leads"] or share < cfg["min_ratio"] * p0 or share < p0 + cfg["min_share_excess"]:
+        if (
+            x < cfg["min_unknown_leads"]
+            or share < cfg["min_ratio"] * p0
+            or share < p0 + cfg["min_share_excess"]
+        ):
             continue
         p = binom_sf(x, n, p0)
         if p >= cfg["alpha_warn"]:

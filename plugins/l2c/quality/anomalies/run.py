@@ -23,6 +23,8 @@ from typing import Any
 
 import pandas as pd
 
+from l2c.sql import literal
+
 from . import exports, holiday, month_end, regions
 from .core import COLUMNS, Anomaly, Calendar, load_config, to_frame
 
@@ -110,13 +112,40 @@ def detect(con, raw_dir: Path, as_of: date, cfg: dict[str, dict[str, Any]] | Non
         found.extend(fn(*args))
         timings[name] = round(time.monotonic() - t, 2)
 
-    step("month_end_sql_spike", month_end.month_end_sql_spike, inp.flow_day, inp.calendar, as_of, cfg["month_end_sql_spike"])
-    step("sql_day_spike", month_end.sql_day_spike, inp.flow_day, inp.calendar, as_of, cfg["sql_day_spike"],
-         int(cfg["month_end_sql_spike"]["window_working_days"]))
+    step(
+        "month_end_sql_spike",
+        month_end.month_end_sql_spike,
+        inp.flow_day,
+        inp.calendar,
+        as_of,
+        cfg["month_end_sql_spike"],
+    )
+    step(
+        "sql_day_spike",
+        month_end.sql_day_spike,
+        inp.flow_day,
+        inp.calendar,
+        as_of,
+        cfg["sql_day_spike"],
+        int(cfg["month_end_sql_spike"]["window_working_days"]),
+    )
     national_day = inp.flow_day[(inp.flow_day["region"] == "ALL") & (inp.flow_day["business_unit"] == "ALL")]
-    step("holiday_catchup_spike", holiday.holiday_catchup_spike, national_week, national_day, inp.calendar,
-         as_of, cfg["holiday_catchup_spike"])
-    step("unknown_region_surge", regions.unknown_region_surge, inp.flow_week, as_of, cfg["unknown_region_surge"])
+    step(
+        "holiday_catchup_spike",
+        holiday.holiday_catchup_spike,
+        national_week,
+        national_day,
+        inp.calendar,
+        as_of,
+        cfg["holiday_catchup_spike"],
+    )
+    step(
+        "unknown_region_surge",
+        regions.unknown_region_surge,
+        inp.flow_week,
+        as_of,
+        cfg["unknown_region_surge"],
+    )
     if len(audit):
         step("missing_export", exports.missing_export, audit, as_of, cfg["missing_export"])
         step("export_freshness", exports.export_freshness, audit, as_of, cfg["export_freshness"])
@@ -129,7 +158,9 @@ def detect(con, raw_dir: Path, as_of: date, cfg: dict[str, dict[str, Any]] | Non
         timings["duplicate_counts"] = round(time.monotonic() - t, 2)
         step("duplicate_surge", exports.duplicate_surge, counts, as_of, cfg["duplicate_surge"], firsts)
     log.info("anomaly detectors as of %s: %d found; seconds per detector %s", as_of, len(found), timings)
-    return sorted(found, key=lambda a: (a.period_start, a.check_name, a.region, a.business_unit, a.source, a.entity))
+    return sorted(
+        found, key=lambda a: (a.period_start, a.check_name, a.region, a.business_unit, a.source, a.entity)
+    )
 
 
 def partition_dir(raw_dir: Path, export_date: date) -> Path:
@@ -139,9 +170,11 @@ def partition_dir(raw_dir: Path, export_date: date) -> Path:
 def previous_keys(raw_dir: Path, export_date: date) -> set[tuple] | None:
     """Keys of the latest recorded set before ``export_date`` (None: there is none)."""
     base = raw_dir / "_dq" / "anomalies"
-    earlier = sorted(
-        p for p in base.glob("export_date=*") if p.name.split("=", 1)[1] < export_date.isoformat()
-    ) if base.is_dir() else []
+    earlier = (
+        sorted(p for p in base.glob("export_date=*") if p.name.split("=", 1)[1] < export_date.isoformat())
+        if base.is_dir()
+        else []
+    )
     if not earlier:
         return None
     prev = pd.read_parquet(earlier[-1] / "anomalies.parquet")
@@ -174,8 +207,8 @@ def record(con, anomalies: list[Anomaly], raw_dir: Path, export_date: date, run_
     tmp.mkdir()
     con.register("l2c_anomalies_frame", frame)
     try:
-        target = str(tmp / "anomalies.parquet").replace("'", "''")
-        con.execute(f"copy (select * from l2c_anomalies_frame) to '{target}' (format parquet)")
+        target = literal(tmp / "anomalies.parquet")
+        con.execute(f"copy (select * from l2c_anomalies_frame) to {target} (format parquet)")
         con.execute("create schema if not exists dq")
         con.execute(TABLE_DDL)
         con.execute("insert into dq.anomalies select * from l2c_anomalies_frame")
