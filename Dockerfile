@@ -22,7 +22,7 @@ COPY expectations ./expectations
 # reads (L2C_DBT_MANIFEST, on the data volume).
 RUN .venv/bin/uv pip install --python .venv/bin/python --no-deps -e . \
     && cd dbt_project \
-    && DO_NOT_TRACK=1 L2C_BUILD_WAREHOUSE=/tmp/parse/l2c.duckdb dbt parse --profiles-dir . --target-path /tmp/parse \
+    && DO_NOT_TRACK=1 L2C_BUILD_WAREHOUSE=/tmp/parse/l2c.duckdb L2C_RAW_DIR=/tmp/parse/raw dbt parse --profiles-dir . --target-path /tmp/parse \
        --log-path /tmp/parse --quiet \
     && rm -rf /tmp/parse
 

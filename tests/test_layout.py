@@ -116,3 +116,33 @@ def test_user_docs_stand_alone() -> None:
         if re.search(r"\.\./shared|DESIGN\.md|DESIGN section|\bseed 0\d\d", line)
     ]
     assert offenders == []
+
+
+def test_dockerfile_dbt_parse_step_runs(tmp_path: Path) -> None:
+    """The image build parses the dbt project with only the variables its RUN line sets: run that
+    line's `dbt parse` the same way (no l2c variable inherited), so a new env_var() without a default
+    cannot break the image build unnoticed."""
+    import os
+    import shlex
+    import subprocess
+
+    from l2c.dbt import dbt_executable
+
+    dockerfile = (REPO / "Dockerfile").read_text("utf-8").replace("\\\n", " ")
+    run = next(line for line in dockerfile.splitlines() if line.startswith("RUN") and "dbt parse" in line)
+    words = shlex.split(run.split("&&", 2)[2].split("&&")[0])  # DO_NOT_TRACK=1 ... dbt parse ...
+    assigns = dict(w.split("=", 1) for w in words if "=" in w and not w.startswith("-"))
+    args = words[words.index("parse") + 1 :]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("L2C_", "DBT_"))}
+    env.update({k: v.replace("/tmp/parse", str(tmp_path)) for k, v in assigns.items()})
+    args = [a.replace("/tmp/parse", str(tmp_path)) for a in args]
+    done = subprocess.run(
+        [dbt_executable(), "parse", *args],
+        cwd=REPO / "dbt_project",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert (tmp_path / "manifest.json").exists()
