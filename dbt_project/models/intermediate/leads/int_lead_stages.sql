@@ -5,10 +5,15 @@
       created      MA created_at; CRM-only leads: CRM assigned_at (CRM creates the lead when it is
                    assigned); neither: inferred from the stages below, else the CRM row's updated_at
       mql          MA mql_at
-      sql          CRM sql_at (of the person's CRM lead, see int_leads_unified)
+      sql          CRM sql_at of the person's CRM lead (see int_leads_unified): the earliest ever
+                   recorded by any version of the lead (int_crm_lead_stage_history), so a lead
+                   returned and re-SQL'd keeps its first SQL date and a later "un-SQL" is ignored
       opportunity  created_at of the CRM lead's first opportunity (created_at, then smallest id)
       order        first ordered_at of the orders of the CRM lead's opportunities
       paid         first paid_at of the payments of those orders
+
+    Re-SQL: `sql_reopened_at` = the latest SQL after a return to marketing, `sql_reopen_count` = how
+    many times that happened (int_crm_lead_stage_history); neither moves `sql_at`.
 
     Inference and out-of-order correction, one rule for both: walking back from the last stage,
     each stage date = the earlier of its own source date and the next stage's corrected date
@@ -42,6 +47,12 @@ ma_leads as (
 crm_leads as (
 
     select * from {{ ref('stg_crm__leads') }}
+
+),
+
+crm_lead_history as (
+
+    select * from {{ ref('int_crm_lead_stage_history') }}
 
 ),
 
@@ -161,7 +172,8 @@ source_dates as (
         ----------  stage dates as the sources have them
         coalesce(ma_leads.created_at, crm_leads.assigned_at) as created_at_source,
         ma_leads.mql_at as mql_at_source,
-        crm_leads.sql_at as sql_at_source,
+        -- the first SQL ever recorded, not the latest version's
+        crm_lead_history.first_sql_at as sql_at_source,
         first_opportunities.first_opportunity_at as opportunity_at_source,
         order_totals.first_order_at as order_at_source,
         payment_totals.first_paid_at as paid_at_source,
@@ -171,6 +183,8 @@ source_dates as (
         crm_leads.assigned_at,
         crm_leads.returned_at,
         ma_leads.recycled_at,
+        crm_lead_history.last_reopened_at as sql_reopened_at,
+        coalesce(crm_lead_history.sql_reopen_count, 0) as sql_reopen_count,
 
         ----------  amounts and counts
         first_opportunities.first_opportunity_amount as opportunity_amount,
@@ -185,6 +199,8 @@ source_dates as (
         on leads.ma_lead_id = ma_leads.lead_id
     left join crm_leads
         on leads.crm_lead_id = crm_leads.crm_lead_id
+    left join crm_lead_history
+        on leads.crm_lead_id = crm_lead_history.crm_lead_id
     left join first_opportunities
         on leads.crm_lead_id = first_opportunities.crm_lead_id
     left join opportunity_totals
@@ -342,6 +358,10 @@ final as (
         assigned_at,
         returned_at,
         recycled_at,
+
+        ----------  re-SQL after a return to marketing (the first SQL stays in sql_at)
+        sql_reopened_at,
+        cast(sql_reopen_count as integer) as sql_reopen_count,
 
         ----------  amounts (currency as recorded, CNY by default) and counts
         cast(opportunity_amount as decimal(18, 2)) as opportunity_amount,
