@@ -70,6 +70,7 @@ LANES: dict[str, tuple[str, ...]] = {
     "test_dbt_staging": ("integration", "postgres"),
     "test_demo": (),
     "test_dims": ("integration", "postgres"),
+    "test_event_grain": ("integration",),
     "test_end_to_end": ("integration", "airflow", "slow"),
     "test_funnel_pandas": ("integration", "slow"),
     "test_funnel_worked_example": ("integration",),
@@ -84,6 +85,7 @@ LANES: dict[str, tuple[str, ...]] = {
     "test_runlog": (),
     "test_sensors": (),
     "test_stack": ("integration", "airflow", "postgres", "slow"),  # the compose services as processes
+    "test_stage_history": ("integration",),  # dbt build of a hand-made export history
 }
 
 

@@ -10,7 +10,9 @@ for it. Per unified lead it re-derives
 
 * the stage dates with the inference rule of int_lead_stages (walking back from paid: each stage
   date is the earlier of its own source date and the next stage's; created falls back to the CRM
-  row's updated_at), as Asia/Shanghai business days;
+  row's updated_at), as Asia/Shanghai business days; the SQL source date is the first `sql_at` any
+  version of the CRM lead recorded: a groupby-min over every raw-zone Parquet version (the one
+  place the oracle reads the raw zone: a volume check of int_crm_lead_stage_history);
 * region and business unit with the precedence of int_lead_regions (owner -> account -> province
   -> single-region campaign; owner -> account -> single-BU campaign -> industry; else UNKNOWN);
 
@@ -25,6 +27,7 @@ rate is 2-3 % and its mean lead -> opportunity time 84 +- 15 days.
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -79,7 +82,15 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
         seed=SEED,
         deltas=DELTAS,
         clean=False,
-        select=["+fct_funnel_flow", "+fct_funnel_cohort"],
+        # the facts too: the marts' reconciliation tests (totals_match_fact) read them
+        select=[
+            "+fct_funnel_flow",
+            "+fct_funnel_cohort",
+            "+fct_lead_to_cash",
+            "+fct_opportunities",
+            "+fct_orders",
+            "+fct_payments",
+        ],
     )
 
 
@@ -116,6 +127,16 @@ def _first_known(candidates: list[pd.Series], index: pd.Index) -> pd.Series:
     for candidate in reversed(candidates):
         out = candidate.where(candidate.notna(), out)
     return out.fillna("UNKNOWN")
+
+
+def _first_sql_at_ever(raw: Path) -> pd.Series:
+    """crm_lead_id -> the earliest `sql_at` of any version in the raw zone (naive UTC)."""
+    files = sorted((raw / "crm" / "leads").glob("export_date=*/*.parquet"))
+    versions = pd.concat([pd.read_parquet(f, columns=["crm_lead_id", "sql_at"]) for f in files])
+    sql_at = pd.to_datetime(versions["sql_at"])
+    if sql_at.dt.tz is not None:
+        sql_at = sql_at.dt.tz_convert("UTC").dt.tz_localize(None)
+    return sql_at.groupby(versions["crm_lead_id"]).min()
 
 
 def _single_code_campaigns(spend: pd.DataFrame, column: str) -> pd.DataFrame:
@@ -170,7 +191,8 @@ def expected_leads(built: Built) -> pd.DataFrame:
         {
             "crm_lead_id": crm["crm_lead_id"],
             "assigned_at": _to_utc(crm["assigned_at"]),
-            "sql_at_source": _to_utc(crm["sql_at"]),
+            # the first SQL ever recorded, not the latest version's (build_world's raw zone)
+            "sql_at_source": crm["crm_lead_id"].map(_first_sql_at_ever(built.landing.parent / "raw")),
             "crm_updated_at": _to_utc(crm["updated_at"]),
             "owner_id": _text(crm["owner_id"]),
             "crm_account_id": _text(crm["account_id"]),
@@ -440,6 +462,50 @@ def test_flow_matches_pandas(built: Built, expected_leads: pd.DataFrame, grain: 
     assert national["lead_to_mql_rate"].notna().sum() == (national["leads"] > 0).sum()
 
 
+#: money event -> (export entity, its timestamp column, flow amount, flow event count)
+MONEY_EVENTS = {
+    "opportunity": ("opportunities", "created_at", "opportunity_amount", "opportunity_count_all"),
+    "order": ("orders", "ordered_at", "order_amount", "order_count_all"),
+    "payment": ("payments", "paid_at", "collected_amount", "payment_count"),
+}
+
+
+def expected_money_by_month(built: Built) -> pd.DataFrame:
+    """Volume oracle for the event-date amounts: every live opportunity / order / payment of the
+    export files (latest version, deletions and broken rows removed), summed by the business month
+    of its own date. No lead, region or first-event logic: plain sums over the files."""
+    frames = []
+    for entity, column, amount, count in MONEY_EVENTS.values():
+        rows = latest_records(built.landing, built.export_dates, "crm", entity)
+        # the demo books everything in CNY, the reporting currency: converted amount = amount
+        assert set(rows["currency"].fillna("CNY")) == {"CNY"}
+        month = _period_start(_business_date(_to_utc(rows[column])), "month")
+        values = rows["amount"].fillna("").astype(str).str.replace(",", "").str.strip()
+        frames.append(
+            pd.DataFrame({"period_start": month, "measure": amount, "value": pd.to_numeric(values)})
+        )
+        frames.append(pd.DataFrame({"period_start": month, "measure": count, "value": 1}))
+    events = pd.concat(frames, ignore_index=True)
+    return events.pivot_table(index="period_start", columns="measure", values="value", aggfunc="sum")
+
+
+def test_flow_amounts_are_event_date_sums_of_the_exports(built: Built) -> None:
+    expected = expected_money_by_month(built)
+    mart = _mart(built, "fct_funnel_flow", "month")
+    national = mart[(mart["region"] == "ALL") & (mart["business_unit"] == "ALL")].set_index("period_start")
+    measures = [m for pair in MONEY_EVENTS.values() for m in pair[2:]]
+    both = national[measures].join(expected[measures].add_suffix("_expected")).fillna(0)
+    assert len(both) == len(national) and expected.index.isin(national.index).all()
+    for measure in measures:
+        diff = (both[measure].astype(float) - both[f"{measure}_expected"].astype(float)).abs()
+        assert (diff < 0.005).all(), (
+            f"{measure} differs:\n{both.loc[diff >= 0.005, [measure, f'{measure}_expected']]}"
+        )
+    # instalments: more payments than paid leads, so the first-payment booking would have differed
+    assert national["payment_count"].sum() > national["paid_leads"].sum() > 10
+    assert national["opportunity_count_all"].sum() >= national["opportunities"].sum()
+
+
 @pytest.mark.parametrize("grain", GRAINS)
 def test_cohort_matches_pandas(built: Built, expected_leads: pd.DataFrame, grain: str) -> None:
     mart = _mart(built, "fct_funnel_cohort", grain)
@@ -513,7 +579,8 @@ def test_mature_cohort_matches_the_calibration(calibration_world: Built) -> None
 def test_build_ran_the_rollup_grain_and_reconciliation_tests(built: Built) -> None:
     """The dbt data tests that guard every nightly build of the funnel marts ran here, and passed:
     regions / business units add up to their 'ALL' rows, days add up to every coarser period, and
-    the national yearly rows reconcile with fct_lead_to_cash."""
+    the national yearly rows reconcile with fct_lead_to_cash (lead counts) and with each event-grain
+    fact (fct_opportunities, fct_orders, fct_payments: amounts and event counts)."""
     import json
 
     results = json.loads((built.warehouse.parents[1] / "dbt-target" / "run_results.json").read_text())
@@ -523,3 +590,6 @@ def test_build_ran_the_rollup_grain_and_reconciliation_tests(built: Built) -> No
             ran = {name: s for name, s in statuses.items() if name.startswith(f"{kind}_{mart}")}
             assert ran, f"{kind} on {mart} did not run"
             assert set(ran.values()) == {"pass"}, ran
+            if kind == "totals_match_fact":
+                facts = ("fct_lead_to_cash", "fct_opportunities", "fct_orders", "fct_payments")
+                assert all(any(f"_ref_{fact}_" in name for name in ran) for fact in facts), ran

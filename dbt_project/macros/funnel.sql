@@ -121,10 +121,21 @@
 
 
 {#-
-    The funnel measures of int_funnel_daily: name -> the day column the event is bucketed on, the
-    per-lead expression over fct_lead_to_cash (plus assigned_date / returned_date /
-    recycled_date / channel), and the type. Every measure is additive (a count or an amount), so
-    any period or rollup is the sum of its days and cells.
+    The funnel measures of int_funnel_daily: name -> the event rows it is computed over (`source`),
+    the day column of those rows the event is bucketed on (`date`), the per-row expression and
+    the type. Every measure is additive (a count or an amount), so any period or rollup is the sum
+    of its days and cells. Sources:
+
+      lead           one row per lead (int_lead_to_cash, plus assigned_date / returned_date /
+                     recycled_date): the lead-based counts, one per lead per stage at first reach
+      opportunities  one row per opportunity (int_opportunities_enriched), account-level included
+      orders         one row per order (int_orders_enriched)
+      payments       one row per payment instalment (int_payments_enriched)
+
+    Amounts come from the event rows, in the reporting currency (`reporting_amount`), on each
+    event's own business date (flow) or on its lead's creation date (cohort: `lead_created_date`,
+    NULL for account-level deals, which belong to no cohort). No measure depends on a lead's
+    "first" money event, so a past period never changes when a later event arrives.
 -#}
 {% macro funnel_measures() -%}
     {%- set count = dbt.type_bigint() -%}
@@ -136,9 +147,9 @@
         'opportunities':                   {'date': 'opportunity_date', 'expr': '1', 'type': count},
         'orders':                          {'date': 'order_date', 'expr': '1', 'type': count},
         'paid_leads':                      {'date': 'paid_date', 'expr': '1', 'type': count},
-        'opportunity_amount':              {'date': 'opportunity_date', 'expr': 'coalesce(opportunity_amount, 0)', 'type': amount},
-        'order_amount':                    {'date': 'order_date', 'expr': 'coalesce(order_amount, 0)', 'type': amount},
-        'collected_amount':                {'date': 'paid_date', 'expr': 'coalesce(paid_amount, 0)', 'type': amount},
+        'opportunity_amount':              {'source': 'opportunities', 'date': 'opportunity_date', 'expr': 'coalesce(reporting_amount, 0)', 'type': amount},
+        'order_amount':                    {'source': 'orders', 'date': 'order_date', 'expr': 'coalesce(reporting_amount, 0)', 'type': amount},
+        'collected_amount':                {'source': 'payments', 'date': 'payment_date', 'expr': 'coalesce(reporting_amount, 0)', 'type': amount},
         'sqls_from_new_leads':             {'date': 'sql_date', 'expr': 'case when is_new_lead_at_sql then 1 else 0 end', 'type': count},
         'sqls_from_nurtured_leads':        {'date': 'sql_date', 'expr': 'case when is_new_lead_at_sql then 0 else 1 end', 'type': count},
         'opportunities_from_new_leads':    {'date': 'opportunity_date', 'expr': 'case when is_new_lead_at_opportunity then 1 else 0 end', 'type': count},
@@ -148,14 +159,17 @@
         'leads_returned':                  {'date': 'returned_date', 'expr': '1', 'type': count},
         'leads_recycled':                  {'date': 'recycled_date', 'expr': '1', 'type': count},
         'leads_reopened':                  {'date': 'sql_date', 'expr': 'case when returned_at < sql_at or recycled_at < sql_at then 1 else 0 end', 'type': count},
+        'opportunity_count_all':           {'source': 'opportunities', 'date': 'opportunity_date', 'expr': '1', 'type': count},
+        'order_count_all':                 {'source': 'orders', 'date': 'order_date', 'expr': '1', 'type': count},
+        'payment_count':                   {'source': 'payments', 'date': 'payment_date', 'expr': '1', 'type': count},
         'cohort_mqls':                     {'date': 'created_date', 'expr': 'case when mql_at is not null then 1 else 0 end', 'type': count},
         'cohort_sqls':                     {'date': 'created_date', 'expr': 'case when sql_at is not null then 1 else 0 end', 'type': count},
         'cohort_opportunities':            {'date': 'created_date', 'expr': 'case when opportunity_at is not null then 1 else 0 end', 'type': count},
         'cohort_orders':                   {'date': 'created_date', 'expr': 'case when order_at is not null then 1 else 0 end', 'type': count},
         'cohort_paid_leads':               {'date': 'created_date', 'expr': 'case when paid_at is not null then 1 else 0 end', 'type': count},
-        'cohort_opportunity_amount':       {'date': 'created_date', 'expr': 'coalesce(opportunity_amount, 0)', 'type': amount},
-        'cohort_order_amount':             {'date': 'created_date', 'expr': 'coalesce(order_amount, 0)', 'type': amount},
-        'cohort_collected_amount':         {'date': 'created_date', 'expr': 'coalesce(paid_amount, 0)', 'type': amount},
+        'cohort_opportunity_amount':       {'source': 'opportunities', 'date': 'lead_created_date', 'expr': 'coalesce(reporting_amount, 0)', 'type': amount},
+        'cohort_order_amount':             {'source': 'orders', 'date': 'lead_created_date', 'expr': 'coalesce(reporting_amount, 0)', 'type': amount},
+        'cohort_collected_amount':         {'source': 'payments', 'date': 'lead_created_date', 'expr': 'coalesce(reporting_amount, 0)', 'type': amount},
         'cohort_days_to_opportunity':      {'date': 'created_date', 'expr': 'coalesce(days_lead_to_opportunity, 0)', 'type': count},
         'cohort_days_to_order':            {'date': 'created_date', 'expr': 'coalesce(days_lead_to_order, 0)', 'type': count},
     }) }}
@@ -182,10 +196,12 @@
 
 
 {#-
-    The date spine of the funnel marts: every period of int_funnel_periods x every region of
-    dim_region x every business unit of dim_business_unit, 'ALL' included on both sides.
+    The date spine of the funnel marts: every period of `periods` (int_funnel_periods) x every
+    region of `regions` (dim_region) x every business unit of `business_units`
+    (dim_business_unit), 'ALL' included on both sides. The caller passes the relations (its own
+    ref()s), so the model's lineage shows them.
 -#}
-{% macro funnel_spine() -%}
+{% macro funnel_spine(periods, regions, business_units) -%}
     select
         periods.period_grain,
         periods.period_start,
@@ -195,15 +211,15 @@
 
     from (
         select distinct period_grain, period_start, period_end
-        from {{ ref('int_funnel_periods') }}
+        from {{ periods }}
     ) as periods
     cross join (
-        select region from {{ ref('dim_region') }}
+        select region from {{ regions }}
         union all
         select 'ALL' as region
     ) as regions
     cross join (
-        select business_unit from {{ ref('dim_business_unit') }}
+        select business_unit from {{ business_units }}
         union all
         select 'ALL' as business_unit
     ) as business_units
@@ -212,13 +228,14 @@
 
 {#-
     The period x region x business-unit cube every funnel mart with a date spine is made of:
-    `relation`'s rows bucketed into all five grains on `date_column` (int_funnel_periods), the
-    `aggregates` ("<expression> as <name>") computed at every rollup level (grouping_rollup), and
-    joined onto the full spine (funnel_spine), so a period x cell without rows is present with
-    NULL aggregates (the marts coalesce counts to 0). Columns: period_grain, period_start,
-    period_end, region, business_unit, then one per aggregate.
+    `relation`'s rows bucketed into all five grains on `date_column` (`periods`,
+    int_funnel_periods), the `aggregates` ("<expression> as <name>") computed at every rollup
+    level (grouping_rollup), and joined onto the full spine (funnel_spine over `periods`,
+    `regions`, `business_units`), so a period x cell without rows is present with NULL aggregates
+    (the marts coalesce counts to 0). Columns: period_grain, period_start, period_end, region,
+    business_unit, then one per aggregate. The caller passes every relation (no ref() in here).
 -#}
-{% macro funnel_cube(relation, date_column, aggregates) -%}
+{% macro funnel_cube(relation, date_column, aggregates, periods, regions, business_units) -%}
     {%- set names = [] -%}
     {%- for aggregate in aggregates -%}{%- do names.append(aggregate.split(' as ')[-1] | trim) -%}{%- endfor -%}
     {%- set periodized -%}
@@ -228,7 +245,7 @@
                 periods.period_start,
                 source_rows.*
             from {{ relation }} as source_rows
-            inner join {{ ref('int_funnel_periods') }} as periods
+            inner join {{ periods }} as periods
                 on source_rows.{{ date_column }} = periods.date_day
         ) as periodized
     {%- endset %}
@@ -243,7 +260,7 @@
         {%- endfor %}
 
     from (
-        {{ funnel_spine() }}
+        {{ funnel_spine(periods, regions, business_units) }}
     ) as spine
     left join (
         {{ grouping_rollup(periodized, ['period_grain', 'period_start'], ['region', 'business_unit'], aggregates) }}

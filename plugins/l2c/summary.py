@@ -19,7 +19,10 @@ class WarehouseSummary:
     rows_loaded: int
     rows_quarantined: int
     export_dates: tuple[str, str] | None
-    #: region -> (leads, MQL, SQL, opportunities, orders, collected) from marts.fct_lead_to_cash
+    #: region -> (leads, MQL, SQL, opportunities, orders, collected): the lead counts from
+    #: marts.fct_lead_to_cash, collected = every payment instalment of the region in the reporting
+    #: currency (marts.fct_payments, account-level deals included; the lead fact's own paid_amount
+    #: when an older warehouse has no fct_payments)
     funnel_by_region: dict[str, tuple[int, int, int, int, int, float]] | None = None
     #: the build's as-of date (latest export) from marts.fct_funnel_cohort
     as_of_date: str | None = None
@@ -82,14 +85,7 @@ def read_summary(warehouse: Path) -> WarehouseSummary:
             "where table_schema = 'marts' and table_name = 'fct_lead_to_cash'"
         ).fetchone()[0]
         if has_fact:
-            funnel = {
-                row[0]: tuple(row[1:])
-                for row in con.execute(
-                    "select coalesce(region, 'UNKNOWN'), count(*), count(mql_at), count(sql_at), "
-                    "count(opportunity_at), count(order_at), cast(coalesce(sum(paid_amount), 0) as double) "
-                    "from marts.fct_lead_to_cash group by 1 order by 2 desc"
-                ).fetchall()
-            }
+            funnel = _funnel_by_region(con)
         as_of, monthly, last_month, by_region = _funnel_marts(con)
         anomalies = []
         if _has_table(con, "dq", "anomalies"):
@@ -196,7 +192,10 @@ def render(summary: WarehouseSummary) -> str:
         )
     if summary.funnel_by_region:
         lines.append("")
-        lines.append("Lead to cash by region (marts.fct_lead_to_cash, all history)")
+        lines.append(
+            "Lead to cash by region (leads: marts.fct_lead_to_cash; collected: marts.fct_payments "
+            "in the reporting currency; all history)"
+        )
         totals = [0, 0, 0, 0, 0, 0.0]
         rows = []
         for region, values in summary.funnel_by_region.items():
@@ -211,6 +210,30 @@ def render(summary: WarehouseSummary) -> str:
     lines += _render_funnel_marts(summary)
     lines += _render_anomalies(summary)
     return "\n".join(lines)
+
+
+def _funnel_by_region(con) -> dict[str, tuple[int, int, int, int, int, float]]:
+    """Lead counts per region from the lead fact; collected from the payments fact when it exists."""
+    funnel = {
+        row[0]: tuple(row[1:])
+        for row in con.execute(
+            "select coalesce(region, 'UNKNOWN'), count(*), count(mql_at), count(sql_at), "
+            "count(opportunity_at), count(order_at), cast(coalesce(sum(paid_amount), 0) as double) "
+            "from marts.fct_lead_to_cash group by 1 order by 2 desc"
+        ).fetchall()
+    }
+    if not _has_table(con, "marts", "fct_payments"):
+        return funnel
+    collected = dict(
+        con.execute(
+            "select coalesce(region, 'UNKNOWN'), cast(coalesce(sum(reporting_amount), 0) as double) "
+            "from marts.fct_payments group by 1"
+        ).fetchall()
+    )
+    out = {region: (*values[:5], collected.pop(region, 0.0)) for region, values in funnel.items()}
+    # a region with account-level payments only
+    out.update({region: (0, 0, 0, 0, 0, amount) for region, amount in sorted(collected.items())})
+    return out
 
 
 def _funnel_row(region: str, values) -> list[str]:

@@ -1,11 +1,12 @@
 {#-
     Generic reconciliation test for the funnel marts: summed over the mart rows matching
-    `rows` (a condition, e.g. the national yearly rows), each mart column equals an aggregate over fct_lead_to_cash.
-    `totals` maps the mart's column to the fact's aggregate. Every stage event of the fact is then
+    `rows` (a condition, e.g. the national yearly rows), each mart column equals an aggregate over
+    `fact` (a relation the caller names, e.g. ref('fct_lead_to_cash') or ref('fct_payments')).
+    `totals` maps the mart's column to the fact's aggregate. Every event of the fact is then
     in exactly one such row: nothing fell outside the date spine, nothing was counted twice.
     Returns the columns that differ.
 -#}
-{% test totals_match_fact(model, rows, totals) %}
+{% test totals_match_fact(model, fact, rows, totals) %}
 
     with
 
@@ -15,7 +16,7 @@
             {%- for column, aggregate in totals.items() %}
             coalesce({{ aggregate }}, 0) as {{ column }}{% if not loop.last %},{% endif %}
             {%- endfor %}
-        from {{ ref('fct_lead_to_cash') }}
+        from {{ fact }}
 
     ),
 

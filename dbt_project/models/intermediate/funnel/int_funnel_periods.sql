@@ -1,9 +1,10 @@
 {#-
     The calendar of the funnel marts: one row per (period_grain, period_start, date_day) for the
-    five grains (day, ISO week from Monday, month, quarter, year), from dim_date, covering every
-    period from the one holding the first lead's creation day (or first spend day) to the one
+    five grains (day, ISO week from Monday, month, quarter, year), from int_dates (dim_date's calendar), covering every
+    period from the one holding the first lead's creation day (or first opportunity, order,
+    payment or spend day) to the one
     holding the build's as-of date (int_scoring_as_of: the latest export date, or var
-    `as_of_date`) or the last stage / spend date, whichever is later. Marts join their daily rows to it to bucket them into every grain at once,
+    `as_of_date`) or the last stage / opportunity / order / payment / spend date, whichever is later. Marts join their daily rows to it to bucket them into every grain at once,
     and use its distinct periods as the date spine, so a period with no events still has a row.
 
     Ephemeral: a few thousand rows, inlined into each mart.
@@ -14,7 +15,25 @@ with
 
 facts as (
 
-    select * from {{ ref('fct_lead_to_cash') }}
+    select * from {{ ref('int_lead_to_cash') }}
+
+),
+
+opportunities as (
+
+    select opportunity_date from {{ ref('int_opportunities_enriched') }}
+
+),
+
+orders as (
+
+    select order_date from {{ ref('int_orders_enriched') }}
+
+),
+
+payments as (
+
+    select payment_date from {{ ref('int_payments_enriched') }}
 
 ),
 
@@ -36,6 +55,22 @@ dated as (
         created_date as first_date,
         coalesce(paid_date, order_date, opportunity_date, sql_date, mql_date, created_date) as last_date
     from facts
+
+    union all
+
+    -- every money event on its own date (later instalments, account-level deals)
+    select opportunity_date as first_date, opportunity_date as last_date
+    from opportunities
+
+    union all
+
+    select order_date as first_date, order_date as last_date
+    from orders
+
+    union all
+
+    select payment_date as first_date, payment_date as last_date
+    from payments
 
     union all
 
@@ -72,10 +107,10 @@ range_ as (
 
 days as (
 
-    select dim_date.*
-    from {{ ref('dim_date') }} as dim_date
+    select dates.*
+    from {{ ref('int_dates') }} as dates
     cross join range_
-    where dim_date.date_day <= range_.last_date
+    where dates.date_day <= range_.last_date
 
 ),
 

@@ -14,7 +14,8 @@
               region (or BU): a region- or BU-specific campaign
     industry  the MA lead's industry (else the account's) through `industry_business_units`
     A lead that maps nowhere gets 'UNKNOWN' and is kept. `region_source` / `business_unit_source`
-    say which source decided.
+    say which source decided. The precedence is macros/regions.sql, shared with int_deal_regions
+    (deals without a lead: owner -> account, and the account's industry for the BU).
 -#}
 
 {#- A table, not a view (the folder default): see int_lead_stages.sql. -#}
@@ -208,27 +209,10 @@ final as (
         cast(lead_key as {{ dbt.type_string() }}) as lead_key,
         cast(owner_id as {{ dbt.type_string() }}) as owner_id,
         cast(account_id as {{ dbt.type_string() }}) as account_id,
-        cast(coalesce(
-            owner_region, account_region, province_region, campaign_region, 'UNKNOWN'
-        ) as {{ dbt.type_string() }}) as region,
-        cast(case
-            when owner_region is not null then 'owner'
-            when account_region is not null then 'account'
-            when province_region is not null then 'province'
-            when campaign_region is not null then 'campaign'
-            else 'unknown'
-        end as {{ dbt.type_string() }}) as region_source,
-        cast(coalesce(
-            owner_business_unit, account_business_unit, campaign_business_unit,
-            industry_business_unit, 'UNKNOWN'
-        ) as {{ dbt.type_string() }}) as business_unit,
-        cast(case
-            when owner_business_unit is not null then 'owner'
-            when account_business_unit is not null then 'account'
-            when campaign_business_unit is not null then 'campaign'
-            when industry_business_unit is not null then 'industry'
-            else 'unknown'
-        end as {{ dbt.type_string() }}) as business_unit_source
+        {{ first_known_code('region', ['owner', 'account', 'province', 'campaign']) }} as region,
+        {{ first_known_source('region', ['owner', 'account', 'province', 'campaign']) }} as region_source,
+        {{ first_known_code('business_unit', ['owner', 'account', 'campaign', 'industry']) }} as business_unit,
+        {{ first_known_source('business_unit', ['owner', 'account', 'campaign', 'industry']) }} as business_unit_source
 
     from candidates
 

@@ -4,17 +4,18 @@
     (channel = 'ALL' is total marketing). Only combinations with spend or funnel events have rows.
 
     Funnel side: the leads attributed to the channel (fct_lead_to_cash.attributed_channel, seed
-    003's rule; `(none)` = no marketing touch), counted as in fct_funnel_flow on the day each stage
-    was reached. Spend side: stg_ma__campaign_spend, its channel (name or code) mapped through
+    003's rule; `(none)` = no marketing touch, and every account-level deal), counted as in
+    fct_funnel_flow on the day each stage was reached; amounts are the channel's opportunities,
+    orders and payments on their own dates, in the reporting currency (int_funnel_daily). Spend side: stg_ma__campaign_spend, its channel (name or code) mapped through
     dim_channel. Spend booked to one region/BU lands in that cell and its rollups; spend with an
     empty region (national) or empty business unit (all units) lands only in rows where that column
     is 'ALL', so it is never spread over cells or counted twice.
-    ROI = collected from attributed leads / spend.
+    ROI = collected from the attributed leads' payments in the period / spend in the period.
 -#}
 
 {%- set funnel_columns = ['leads', 'mqls', 'sqls', 'sqls_from_new_leads', 'sqls_from_nurtured_leads',
                           'opportunities', 'orders', 'paid_leads', 'opportunity_amount', 'order_amount',
-                          'collected_amount'] %}
+                          'collected_amount', 'opportunity_count_all', 'order_count_all', 'payment_count'] %}
 {%- set measures = funnel_measures() %}
 
 with

@@ -43,7 +43,7 @@ cube as (
 
     {%- set sums = ['sum(cohort_leads) as cohort_leads'] %}
     {%- for name in cohort_measures %}{% do sums.append('sum(' ~ name ~ ') as ' ~ name) %}{% endfor %}
-    {{ funnel_cube('daily', 'activity_date', sums) }}
+    {{ funnel_cube('daily', 'activity_date', sums, ref('int_funnel_periods'), ref('dim_region'), ref('dim_business_unit')) }}
 
 ),
 

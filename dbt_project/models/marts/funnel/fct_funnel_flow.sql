@@ -37,7 +37,7 @@ cube as (
 
     {%- set sums = [] %}
     {%- for name in flow_measures %}{% do sums.append('sum(' ~ name ~ ') as ' ~ name) %}{% endfor %}
-    {{ funnel_cube('daily', 'activity_date', sums) }}
+    {{ funnel_cube('daily', 'activity_date', sums, ref('int_funnel_periods'), ref('dim_region'), ref('dim_business_unit')) }}
 
 ),
 

@@ -55,7 +55,7 @@ cube as (
     {%- do aggregates.append('sum(' ~ value ~ ') as ' ~ name ~ '_total_days') %}
     {%- do aggregates.append(median(value) ~ ' as ' ~ name ~ '_median_days') %}
     {%- endfor %}
-    {{ funnel_cube('completed', 'completed_date', aggregates) }}
+    {{ funnel_cube('completed', 'completed_date', aggregates, ref('int_funnel_periods'), ref('dim_region'), ref('dim_business_unit')) }}
 
 ),
 
