@@ -74,7 +74,7 @@ fix-sql: install
 	$(SQLFLUFF) fix dbt_project
 
 # The dev lock is resolved first; the runtime lock is resolved under it as a constraint, so every
-# package the image installs has the same version the tests ran with (tests/test_lock.py checks).
+# package the image installs has the same version the tests ran with (tests/test_layout.py checks).
 LOCK_FLAGS := --generate-hashes --universal --python-version 3.11 --quiet
 lock: | $(BIN)/uv
 	$(BIN)/uv pip compile pyproject.toml --extra dev $(LOCK_FLAGS) -o requirements-dev.lock

@@ -381,8 +381,24 @@ def test_demo_summary_reads_the_published_marts(pipeline):
             "select count(*) from marts.fct_lead_to_cash where mql_date >= cast(? as date)",
             [summary.last_full_month],
         ).fetchone()
+        # bookings and cash, each from its own event fact (the independent side of the summary)
+        by_month = (
+            "select sum(amount), count(*) filter (where amount <> 0) from "
+            "(select date_trunc('month', {day}) as month, sum(reporting_amount) as amount from {fact} group by 1)"
+        )
+        (booked, orders_in_months) = con.execute(
+            by_month.format(day="order_date", fact="marts.fct_orders")
+        ).fetchone()
+        (collected, months_paid) = con.execute(
+            by_month.format(day="payment_date", fact="marts.fct_payments")
+        ).fetchone()
     finally:
         con.close()
+    assert "booked" in text and "collected" in text
+    assert abs(sum(m.booked for m in summary.monthly_national) - float(booked)) < 0.01
+    assert abs(sum(m.collected for m in summary.monthly_national) - float(collected)) < 0.01
+    assert sum(m.booked != 0 for m in summary.monthly_national) == orders_in_months
+    assert sum(m.collected != 0 for m in summary.monthly_national) == months_paid
     # the national monthly funnel and the last full month's MQL -> SQL by region (issue 5)
     assert "National funnel by month" in text and "MQL -> SQL flow rate by region" in text
     assert sum(m.leads for m in summary.monthly_national) == leads

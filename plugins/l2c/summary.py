@@ -43,6 +43,8 @@ class MonthlyFunnel:
     sqls: int
     opportunities: int
     orders: int
+    #: bookings: order amounts by order month; cash: payments by payment month (reporting currency)
+    booked: float
     collected: float
     mql_to_sql_rate: float | None
     lead_to_order_rate: float | None
@@ -138,10 +140,13 @@ def _funnel_marts(con) -> tuple[str | None, list[MonthlyFunnel], str | None, lis
     if as_of is None:
         return None, [], None, []
     monthly = [
-        MonthlyFunnel(str(r[0]), *(int(v) for v in r[1:6]), float(r[6]), *map(_optional_float, r[7:]))
+        MonthlyFunnel(
+            str(r[0]), *(int(v) for v in r[1:6]), float(r[6]), float(r[7]), *map(_optional_float, r[8:])
+        )
         for r in con.execute(
             "select period_start, leads, mqls, sqls, opportunities, orders, "
-            "cast(collected_amount as double), mql_to_sql_rate, lead_to_order_rate "
+            "cast(order_amount as double), cast(collected_amount as double), "
+            "mql_to_sql_rate, lead_to_order_rate "
             "from marts.fct_funnel_flow "
             "where period_grain = 'month' and region = 'ALL' and business_unit = 'ALL' "
             "order by period_start"
@@ -270,10 +275,22 @@ def _render_funnel_marts(summary: WarehouseSummary, months: int = 13) -> list[st
         shown = summary.monthly_national[-months:]
         lines += [
             "",
-            f"National funnel by month (marts.fct_funnel_flow, flow counts; as of {summary.as_of_date}, "
-            f"last {len(shown)} months)",
+            f"National funnel by month (marts.fct_funnel_flow; as of {summary.as_of_date}, last {len(shown)} "
+            "months): counts one per lead in the month it first reached the stage; booked = orders by "
+            "order month, collected = payments by payment month (instalments in their own month)",
             table_text(
-                ["month", "leads", "MQL", "SQL", "opps", "orders", "collected", "MQL>SQL", "lead>order"],
+                [
+                    "month",
+                    "leads",
+                    "MQL",
+                    "SQL",
+                    "opps",
+                    "orders",
+                    "booked",
+                    "collected",
+                    "MQL>SQL",
+                    "lead>order",
+                ],
                 [
                     (
                         m.month[:7],
@@ -282,13 +299,14 @@ def _render_funnel_marts(summary: WarehouseSummary, months: int = 13) -> list[st
                         f"{m.sqls:,}",
                         f"{m.opportunities:,}",
                         f"{m.orders:,}",
+                        f"{m.booked:,.2f}",
                         f"{m.collected:,.2f}",
                         _pct(m.mql_to_sql_rate),
                         _pct(m.lead_to_order_rate, 2),
                     )
                     for m in shown
                 ],
-                right=range(1, 9),
+                right=range(1, 10),
             ),
         ]
     if summary.mql_to_sql_by_region:
