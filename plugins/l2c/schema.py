@@ -123,7 +123,7 @@ COLUMN_DESCRIPTIONS: dict[str, str] = {
     "utm_source": "UTM source of the touch (e.g. `baidu`, `zhihu`, `wechat`); mapped to a channel downstream by a seed.",
     "utm_medium": "UTM medium of the touch (e.g. `cpc`, `social`, `email`).",
     "is_deleted": "True when the source system deleted the record. Only the latest version counts: a deleted record is dropped in staging.",
-    "currency": "ISO 4217 currency code of `amount` (the loader fills the default, CNY, when the export has none).",
+    "currency": "ISO 4217 currency code of `amount`; empty when the export names none, which the event facts read as L2C_DEFAULT_CURRENCY (default CNY).",
     "owner_id": "CRM user (`users.user_id`) who owns the record.",
 }
 

@@ -85,7 +85,8 @@ joined as (
         dated.created_at,
         dated.opportunity_date,
         dated.closed_at,
-        dated.currency,
+        -- an amount the export names no currency for is in the default (= reporting) currency
+        coalesce(dated.currency, '{{ var("reporting_currency") }}') as currency,
         dated.amount,
         fx_rates.rate as fx_rate,
         dated.amount * fx_rates.rate as reporting_amount,
@@ -109,7 +110,7 @@ joined as (
         on dated.lead_key is null
         and {{ deal_party_key('dated.owner_id', 'dated.account_id') }} = deal_regions.deal_party_key
     left join fx_rates
-        on dated.currency = fx_rates.currency
+        on coalesce(dated.currency, '{{ var("reporting_currency") }}') = fx_rates.currency
         and dated.opportunity_date >= fx_rates.valid_from
         and (fx_rates.valid_to is null or dated.opportunity_date < fx_rates.valid_to)
 

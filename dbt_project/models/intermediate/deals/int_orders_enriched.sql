@@ -54,7 +54,8 @@ joined as (
         opportunities.owner_id,
         dated.ordered_at,
         dated.order_date,
-        dated.currency,
+        -- an amount the export names no currency for is in the default (= reporting) currency
+        coalesce(dated.currency, '{{ var("reporting_currency") }}') as currency,
         dated.amount,
         fx_rates.rate as fx_rate,
         dated.amount * fx_rates.rate as reporting_amount,
@@ -74,7 +75,7 @@ joined as (
         on opportunities.opportunity_id is null
         and {{ deal_party_key('cast(null as ' ~ dbt.type_string() ~ ')', 'dated.account_id') }} = deal_regions.deal_party_key
     left join fx_rates
-        on dated.currency = fx_rates.currency
+        on coalesce(dated.currency, '{{ var("reporting_currency") }}') = fx_rates.currency
         and dated.order_date >= fx_rates.valid_from
         and (fx_rates.valid_to is null or dated.order_date < fx_rates.valid_to)
 

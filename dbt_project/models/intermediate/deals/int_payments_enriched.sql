@@ -49,7 +49,8 @@ joined as (
         orders.owner_id,
         dated.paid_at,
         dated.payment_date,
-        dated.currency,
+        -- an amount the export names no currency for is in the default (= reporting) currency
+        coalesce(dated.currency, '{{ var("reporting_currency") }}') as currency,
         dated.amount,
         fx_rates.rate as fx_rate,
         dated.amount * fx_rates.rate as reporting_amount,
@@ -64,7 +65,7 @@ joined as (
     left join orders
         on dated.order_id = orders.order_id
     left join fx_rates
-        on dated.currency = fx_rates.currency
+        on coalesce(dated.currency, '{{ var("reporting_currency") }}') = fx_rates.currency
         and dated.payment_date >= fx_rates.valid_from
         and (fx_rates.valid_to is null or dated.payment_date < fx_rates.valid_to)
 
