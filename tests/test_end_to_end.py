@@ -10,6 +10,7 @@ quarantined ones).
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import subprocess
@@ -439,13 +440,13 @@ def test_a_night_without_its_export_fails_and_stops_the_range(pipeline, monkeypa
     cfg, days, _, _ = pipeline
     missing = END + timedelta(days=40)  # no export was generated for it
     assert not (cfg.landing_dir / "ma" / missing.isoformat()).exists()
-    monkeypatch.setenv("L2C_EXPORT_WAIT_TIMEOUT", "3")
-    monkeypatch.setenv("L2C_EXPORT_POKE_INTERVAL", "1")
+    # the settings object is what the runner passes on to Airflow (every setting, as_env())
+    impatient = dataclasses.replace(cfg, export_wait_timeout=3, export_poke_interval=1)
     received = _webhook(monkeypatch)
     before = cfg.warehouse.stat().st_mtime_ns
     messages: list[str] = []
     with pytest.raises(RunError, match=f"run for {missing} failed") as err:
-        run_dates(missing, missing + timedelta(days=1), cfg, echo=messages.append)
+        run_dates(missing, missing + timedelta(days=1), impatient, echo=messages.append)
     log_file = cfg.airflow_home / "logs" / "l2c_run" / f"{missing}.log"
     assert str(log_file) in str(err.value) and log_file.exists()
     assert any(f"[1/2] {missing}: FAILED" in m for m in messages), messages
