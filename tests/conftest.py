@@ -63,6 +63,7 @@ def dbt_manifest() -> Path:
 #   slow         over a minute on its own
 LANES: dict[str, tuple[str, ...]] = {
     "test_anomalies": ("integration", "slow"),  # dbt builds of two labelled 300,000-lead worlds
+    "test_attribution_entry": ("integration",),  # dbt build of hand-made attribution scenarios
     "test_attribution_scoring": ("integration",),  # dbt build, three runs
     "test_config": (),
     "test_contracts": (),
@@ -74,6 +75,7 @@ LANES: dict[str, tuple[str, ...]] = {
     "test_end_to_end": ("integration", "airflow", "slow"),
     "test_funnel_pandas": ("integration", "slow"),
     "test_funnel_worked_example": ("integration",),
+    "test_identity": ("integration",),  # dbt build of hand-made identity scenarios
     "test_gx": ("integration",),  # dbt build of a small world
     "test_layout": (),
     "test_lead_to_cash": ("integration",),
@@ -84,6 +86,7 @@ LANES: dict[str, tuple[str, ...]] = {
     "test_publish": (),
     "test_runlog": (),
     "test_sensors": (),
+    "test_speed_to_lead": ("integration",),  # dbt build of hand-made speed-to-lead scenarios
     "test_stack": ("integration", "airflow", "postgres", "slow"),  # the compose services as processes
     "test_stage_history": ("integration",),  # dbt build of a hand-made export history
 }

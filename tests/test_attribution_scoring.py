@@ -10,7 +10,9 @@ dbt builds the attribution and scoring models on DuckDB, three times:
 Checked against an independent pandas computation over the staging tables and the seed files
 (the identity models' ``lead_key`` and ``opportunity_at`` are taken as given inputs):
 
-- every lead's first-touch channel, attributed channel and seed-003 rule;
+- every lead's first-touch channel, attributed channel and seed-003 rule (entering touches per seed
+  `entry_activity_types`, window in business time from lead creation to the opportunity, nothing
+  after the opportunity; hand-made scenarios of the rule: test_attribution_entry.py);
 - every credit model sums to 1 per lead;
 - every lead's score on the latest night and on a kept past night (explicit + implicit + decay,
   clamped at 0, banded 40/60);
@@ -168,16 +170,26 @@ def _utm(series: pd.Series) -> pd.Series:
     return values.map(lambda v: None if v is None or str(v).strip() == "" else str(v).strip())
 
 
+def _business_time(ts: pd.Timestamp) -> pd.Timestamp:
+    """A naive UTC timestamp as naive wall-clock time in the business time zone."""
+    return ts.tz_localize("UTC").tz_convert(BUSINESS_TZ).tz_localize(None)
+
+
 def expected_attribution(wh: Warehouse) -> pd.DataFrame:
     """Seed 003 restated: per lead, first touch / attributed channel / rule."""
     leads = wh.frame(
         "select lead_id, created_at, utm_source, utm_medium, utm_campaign from staging.stg_ma__leads"
     )
     acts = wh.frame(
-        "select activity_id, lead_id, occurred_at, utm_source, utm_medium, utm_campaign from staging.stg_ma__activities"
+        "select activity_id, lead_id, activity_type, occurred_at, utm_source, utm_medium, utm_campaign"
+        " from staging.stg_ma__activities"
     )
+    entry = pd.read_csv(SEEDS / "entry_activity_types.csv", dtype=str)
+    enters = dict(zip(entry["activity_type"], entry["enters_customer"] == "true"))
+    # every MA lead of the person, not only its first: a second form fill is the same person's touch
     unified = wh.frame(
-        "select lead_key, ma_lead_id from intermediate.int_leads_unified where ma_lead_id is not null"
+        "select lead_key, source_lead_id as ma_lead_id from intermediate.int_lead_identity"
+        " where source_system = 'ma'"
     )
     stages = wh.frame("select lead_key, opportunity_at from intermediate.int_lead_stages")
     channels = pd.read_csv(SEEDS / "channels.csv", dtype=str)
@@ -189,6 +201,7 @@ def expected_attribution(wh: Warehouse) -> pd.DataFrame:
             "ma_lead_id": leads["lead_id"],
             "order": 0,
             "touch_at": leads["created_at"],
+            "activity_type": "lead_created",
         }
     )
     act_touches = pd.DataFrame(
@@ -197,6 +210,7 @@ def expected_attribution(wh: Warehouse) -> pd.DataFrame:
             "ma_lead_id": acts["lead_id"],
             "order": 1,
             "touch_at": acts["occurred_at"],
+            "activity_type": acts["activity_type"],
         }
     )
     for col in ("utm_source", "utm_medium", "utm_campaign"):
@@ -223,18 +237,24 @@ def expected_attribution(wh: Warehouse) -> pd.DataFrame:
         candidates = tracked if len(tracked) else group
         first = candidates.iloc[0]
         opportunity_at = group["opportunity_at"].iloc[0]
-        if pd.isna(opportunity_at):
-            rule, credited = "first_touch_no_opportunity", first
-        elif opportunity_at <= first["touch_at"] + pd.DateOffset(months=3):
-            rule, credited = "first_touch_within_3_months", first
+        # seed 003: only tracked touches that enter the customer, never after the opportunity
+        entering = tracked[[enters.get(t, False) for t in tracked["activity_type"]]]
+        if not pd.isna(opportunity_at):
+            entering = entering[entering["touch_at"] <= opportunity_at]
+        created_at = group.loc[group["order"] == 0, "touch_at"].min()
+        if entering.empty:
+            rule, channel = "no_entering_touch", "(none)"
+        elif pd.isna(opportunity_at):
+            rule, channel = "first_touch_no_opportunity", entering.iloc[0]["channel"]
+        elif _business_time(opportunity_at) <= _business_time(created_at) + pd.DateOffset(months=3):
+            rule, channel = "first_touch_within_3_months", entering.iloc[0]["channel"]
         else:
-            rule = "last_touch_after_3_months"
-            credited = candidates[candidates["touch_at"] <= opportunity_at].iloc[-1]
+            rule, channel = "last_touch_after_3_months", entering.iloc[-1]["channel"]
         rows.append(
             {
                 "lead_key": lead_key,
                 "first_touch_channel": first["channel"],
-                "attributed_channel": credited["channel"],
+                "attributed_channel": channel,
                 "attribution_rule": rule,
                 "n_touches": len(group),
             }
@@ -302,6 +322,8 @@ def test_unit_tests_ran(warehouse: Warehouse) -> None:
         "touches_last_touch_ignores_touches_after_opportunity",
         "touches_channel_mapping",
         "touches_creation_touch_counted_once",
+        "touches_only_entering_touches_earn_rule_credit",
+        "touches_window_in_business_time_from_lead_creation",
         "score_states_timeline",
         "scores_current_decay_and_bands",
         "scores_daily_first_run_window_and_decay",
@@ -316,10 +338,16 @@ def test_attribution_matches_independent_computation(warehouse: Warehouse) -> No
         " from intermediate.int_lead_attribution order by lead_key"
     )
     # a meaningful sample: every rule occurs, and the rules disagree with first touch somewhere
-    assert set(expected["attribution_rule"]) == {
+    assert {
         "first_touch_no_opportunity",
         "first_touch_within_3_months",
         "last_touch_after_3_months",
+    } <= set(expected["attribution_rule"])
+    assert set(expected["attribution_rule"]) <= {
+        "first_touch_no_opportunity",
+        "first_touch_within_3_months",
+        "last_touch_after_3_months",
+        "no_entering_touch",
     }
     assert (expected["attributed_channel"] != expected["first_touch_channel"]).any()
     pd.testing.assert_frame_equal(actual, expected, check_dtype=False)
@@ -334,12 +362,21 @@ def test_every_credit_model_sums_to_one_per_lead(warehouse: Warehouse) -> None:
     assert len(sums) > 1000
     assert (sums[["r", "f", "l"]] == 1).all().all()
     assert ((sums["lin"] - 1).abs() < 1e-9).all()
+    # the credited touch carries the attributed channel ('(none)' for leads without an entering touch)
     fact = warehouse.frame(
         "select f.lead_key, t.channel from intermediate.int_lead_attribution f"
         " join marts.fct_lead_touches t on t.lead_key = f.lead_key and t.credit_rule = 1"
-        " where t.channel <> f.attributed_channel"
+        " where case when t.attribution_rule = 'no_entering_touch' then '(none)' else t.channel end"
+        " <> f.attributed_channel"
     )
     assert fact.empty
+    # seed 003: the rule never credits a touch after the opportunity, nor one that does not enter
+    wrong = warehouse.frame(
+        "select touch_id from marts.fct_lead_touches where credit_rule = 1"
+        " and attribution_rule <> 'no_entering_touch'"
+        " and (is_after_opportunity or not is_entry_touch or not is_tracked)"
+    )
+    assert wrong.empty
 
 
 @pytest.mark.parametrize("night", ["latest", "kept_past_month_end"])

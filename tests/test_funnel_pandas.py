@@ -4,11 +4,12 @@ A two-year demo world (2023-2024, so 2024 is a full calendar year) is generated 
 (`clean=False`), every export date is loaded into a fresh raw zone and `dbt build --select
 +fct_funnel_flow +fct_funnel_cohort` runs on DuckDB. The expected side is computed in pandas from
 the **export files** only (tests/fixtures/exports_pandas.py: latest version per key, deletions and
-the rows the generator broke on purpose removed, identity resolution) plus the dbt seeds for the
-province / industry mappings and the known regions and business units; no warehouse table is read
-for it. Per unified lead it re-derives
+the rows the generator broke on purpose removed, people by a union-find over the source leads) plus
+the dbt seeds for the province / industry mappings and the known regions and business units; no
+warehouse table is read for it. Per person it re-derives
 
-* the stage dates with the inference rule of int_lead_stages (walking back from paid: each stage
+* the stage dates, each the first over all the person's leads, with the inference rule of
+  int_lead_stages (walking back from paid: each stage
   date is the earlier of its own source date and the next stage's; created falls back to the CRM
   row's updated_at), as Asia/Shanghai business days; the SQL source date is the first `sql_at` any
   version of the CRM lead recorded: a groupby-min over every raw-zone Parquet version (the one
@@ -27,6 +28,7 @@ rate is 2-3 % and its mean lead -> opportunity time 84 +- 15 days.
 from __future__ import annotations
 
 from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +41,7 @@ from fixtures.exports_pandas import (
     _to_utc,
     build_world,
     latest_records,
+    people_of,
     resolve_identity,
 )
 
@@ -160,28 +163,16 @@ def expected_leads(built: Built) -> pd.DataFrame:
     accounts = latest_records(landing, days, "crm", "accounts")
     spend = latest_records(landing, days, "ma", "campaign_spend")
 
-    # ---- identity: every MA lead (paired or not), plus the CRM leads no MA lead claimed
-    pairs = resolve_identity(ma, crm)
-    unmatched = crm.loc[~crm["crm_lead_id"].isin(pairs["crm_lead_id"]), "crm_lead_id"]
-    people = pd.concat(
-        [
-            ma[["lead_id"]]
-            .rename(columns={"lead_id": "ma_lead_id"})
-            .merge(pairs, on="ma_lead_id", how="left"),
-            pd.DataFrame({"ma_lead_id": None, "crm_lead_id": unmatched}),
-        ],
-        ignore_index=True,
-    )
-    people["lead_key"] = ("ma:" + people["ma_lead_id"]).where(
-        people["ma_lead_id"].notna(), "crm:" + people["crm_lead_id"]
-    )
+    # ---- identity: one row per person (union-find over the source leads), its first MA / CRM lead
+    members = resolve_identity(ma, crm)
+    people = people_of(members)[["lead_key", "ma_lead_id", "crm_lead_id"]]
+    ma_person = members.loc[members["source"] == "ma"].set_index("source_id")["lead_key"]
+    crm_person = members.loc[members["source"] == "crm"].set_index("source_id")["lead_key"]
 
-    # ---- source attributes of the MA and CRM lead
+    # ---- attributes of the person's first MA and first CRM lead (region / BU sources)
     ma_attrs = pd.DataFrame(
         {
             "ma_lead_id": ma["lead_id"],
-            "ma_created_at": _to_utc(ma["created_at"]),
-            "mql_at_source": _to_utc(ma["mql_at"]),
             "province": _text(ma["province"]),
             "utm_campaign": _text(ma["utm_campaign"]),
             "ma_industry": _text(ma["industry"]),
@@ -190,39 +181,66 @@ def expected_leads(built: Built) -> pd.DataFrame:
     crm_attrs = pd.DataFrame(
         {
             "crm_lead_id": crm["crm_lead_id"],
-            "assigned_at": _to_utc(crm["assigned_at"]),
-            # the first SQL ever recorded, not the latest version's (build_world's raw zone)
-            "sql_at_source": crm["crm_lead_id"].map(_first_sql_at_ever(built.landing.parent / "raw")),
-            "crm_updated_at": _to_utc(crm["updated_at"]),
             "owner_id": _text(crm["owner_id"]),
             "crm_account_id": _text(crm["account_id"]),
         }
     )
 
-    # ---- the CRM lead's first opportunity, first order and first payment
+    # ---- stage source dates: the first over all the person's leads
+    ma_dates = (
+        pd.DataFrame(
+            {
+                "lead_key": ma["lead_id"].map(ma_person),
+                "ma_created_at": _to_utc(ma["created_at"]),
+                "mql_at_source": _to_utc(ma["mql_at"]),
+            }
+        )
+        .groupby("lead_key")
+        .agg({"ma_created_at": "min", "mql_at_source": "min"})
+        .reset_index()
+    )
+    crm_dates = (
+        pd.DataFrame(
+            {
+                "lead_key": crm["crm_lead_id"].map(crm_person),
+                "assigned_at": _to_utc(crm["assigned_at"]),
+                # the first SQL ever recorded, not the latest version's (build_world's raw zone)
+                "sql_at_source": crm["crm_lead_id"].map(_first_sql_at_ever(built.landing.parent / "raw")),
+                "crm_updated_at": _to_utc(crm["updated_at"]),
+            }
+        )
+        .groupby("lead_key")
+        .agg({"assigned_at": "min", "sql_at_source": "min", "crm_updated_at": "max"})
+        .reset_index()
+    )
+
+    # ---- the person's first opportunity, first order and first payment (over all its CRM leads)
     opps = opps[_text(opps["crm_lead_id"]).notna()].assign(created=_to_utc(opps["created_at"]))
+    opps = opps.assign(lead_key=opps["crm_lead_id"].map(crm_person)).dropna(subset=["lead_key"])
     first_opps = (
-        opps.sort_values(["crm_lead_id", "created", "opportunity_id"])
-        .groupby("crm_lead_id")
+        opps.sort_values(["lead_key", "created", "opportunity_id"])
+        .groupby("lead_key")
         .head(1)
         .rename(columns={"created": "opportunity_at_source"})
         .assign(opportunity_account_id=lambda f: _text(f["account_id"]))
-    )[["crm_lead_id", "opportunity_at_source", "opportunity_account_id"]]
+    )[["lead_key", "opportunity_at_source", "opportunity_account_id"]]
     lead_orders = orders.assign(ordered=_to_utc(orders["ordered_at"])).merge(
-        opps[["opportunity_id", "crm_lead_id"]], on="opportunity_id"
+        opps[["opportunity_id", "lead_key"]], on="opportunity_id"
     )
-    first_orders = lead_orders.groupby("crm_lead_id")["ordered"].min().rename("order_at_source").reset_index()
+    first_orders = lead_orders.groupby("lead_key")["ordered"].min().rename("order_at_source").reset_index()
     lead_payments = payments.assign(paid=_to_utc(payments["paid_at"])).merge(
-        lead_orders[["order_id", "crm_lead_id"]], on="order_id"
+        lead_orders[["order_id", "lead_key"]], on="order_id"
     )
-    first_paid = lead_payments.groupby("crm_lead_id")["paid"].min().rename("paid_at_source").reset_index()
+    first_paid = lead_payments.groupby("lead_key")["paid"].min().rename("paid_at_source").reset_index()
 
     leads = (
         people.merge(ma_attrs, on="ma_lead_id", how="left")
         .merge(crm_attrs, on="crm_lead_id", how="left")
-        .merge(first_opps, on="crm_lead_id", how="left")
-        .merge(first_orders, on="crm_lead_id", how="left")
-        .merge(first_paid, on="crm_lead_id", how="left")
+        .merge(ma_dates, on="lead_key", how="left")
+        .merge(crm_dates, on="lead_key", how="left")
+        .merge(first_opps, on="lead_key", how="left")
+        .merge(first_orders, on="lead_key", how="left")
+        .merge(first_paid, on="lead_key", how="left")
     )
     assert leads["lead_key"].is_unique and len(leads) == len(people)
 
@@ -470,19 +488,39 @@ MONEY_EVENTS = {
 }
 
 
+def _to_reporting_currency(amounts: pd.Series, currencies: pd.Series, days: pd.Series) -> pd.Series:
+    """Amounts in CNY (the reporting currency): each at the seed fx_rates' latest rate with
+    valid_from <= its business day, rounded to the cent; CNY as is. A missing rate fails here."""
+    rates = _seed("fx_rates")
+    rates = rates[rates["reporting_currency"] == "CNY"]
+    out = []
+    for amount, currency, day in zip(amounts, currencies, days, strict=True):
+        value = Decimal(amount)
+        if currency != "CNY":
+            valid = rates[(rates["currency"] == currency) & (pd.to_datetime(rates["valid_from"]) <= day)]
+            assert not valid.empty, f"no {currency} rate for {day}"
+            rate = Decimal(valid.sort_values("valid_from")["rate"].iloc[-1])
+            value = (value * rate).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+        out.append(value)
+    return pd.Series(out, index=amounts.index, dtype=object)
+
+
 def expected_money_by_month(built: Built) -> pd.DataFrame:
     """Volume oracle for the event-date amounts: every live opportunity / order / payment of the
-    export files (latest version, deletions and broken rows removed), summed by the business month
-    of its own date. No lead, region or first-event logic: plain sums over the files."""
+    export files (latest version, deletions and broken rows removed), in CNY by the seed fx_rates
+    (the demo contracts some multinational accounts in USD), summed by the business month of its
+    own date. No lead, region or first-event logic: plain sums over the files."""
     frames = []
     for entity, column, amount, count in MONEY_EVENTS.values():
         rows = latest_records(built.landing, built.export_dates, "crm", entity)
-        # the demo books everything in CNY, the reporting currency: converted amount = amount
-        assert set(rows["currency"].fillna("CNY")) == {"CNY"}
-        month = _period_start(_business_date(_to_utc(rows[column])), "month")
+        days = _business_date(_to_utc(rows[column]))
+        month = _period_start(days, "month")
         values = rows["amount"].fillna("").astype(str).str.replace(",", "").str.strip()
+        currencies = rows["currency"].fillna("").astype(str).str.strip().replace("", "CNY")
+        assert set(currencies) <= {"CNY", "USD"}
+        reporting = _to_reporting_currency(values, currencies, days)
         frames.append(
-            pd.DataFrame({"period_start": month, "measure": amount, "value": pd.to_numeric(values)})
+            pd.DataFrame({"period_start": month, "measure": amount, "value": pd.to_numeric(reporting)})
         )
         frames.append(pd.DataFrame({"period_start": month, "measure": count, "value": 1}))
     events = pd.concat(frames, ignore_index=True)

@@ -7,9 +7,9 @@ data tests and unit tests). Then:
 * reconciliation: every staging MA lead and every staging CRM lead is in exactly one fact row;
 * the funnel: leads, MQL, SQL, opportunity, order and paid counts, the match-method mix and the
   order / collected amounts, computed in pandas **from the export files** (not from the warehouse):
-  latest version per key, deletions and the rows the generator broke on purpose removed, identity
-  with the same precedence (MA id link, then email, then phone) and tie rule, and "a later stage
-  implies the earlier ones" (tests/fixtures/exports_pandas.py, shared with test_funnel_pandas.py).
+  latest version per key, deletions and the rows the generator broke on purpose removed, people by
+  a union-find over id links, e-mails and phones (not the SQL's label propagation), and "a later
+  stage implies the earlier ones" (tests/fixtures/exports_pandas.py, shared with test_funnel_pandas.py).
 """
 
 from __future__ import annotations
@@ -19,7 +19,15 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from fixtures.exports_pandas import STAGES, Built, build_world, expected_funnel
+from fixtures.exports_pandas import (
+    STAGES,
+    Built,
+    build_world,
+    expected_funnel,
+    latest_records,
+    people_of,
+    resolve_identity,
+)
 
 START, END, DELTAS, LEADS, SEED = date(2024, 3, 1), date(2025, 2, 28), 2, 3000, 23
 
@@ -51,10 +59,11 @@ def test_build_ran_models_data_tests_and_unit_tests(built: Built) -> None:
         assert f"model.l2c.{model}" in ids
     unit_tests = {i.rsplit(".", 1)[-1] for i in ids if i.startswith("unit_test.l2c.")}
     assert {
-        "int_leads_unified_id_beats_email_beats_phone",
-        "int_leads_unified_ties",
-        "int_leads_unified_late_crm_update_relinks",
-        "int_leads_unified_deleted_records",
+        "int_identity_links_stars_and_exclusions",
+        "int_identity_components_chains_within_the_rounds",
+        "int_lead_identity_keys_and_the_size_guard",
+        "int_leads_unified_rolls_up_people",
+        "int_lead_stages_one_person_several_leads",
         "int_lead_stages_inference_and_out_of_order_dates",
         "int_lead_stages_ignores_deleted_records",
         "fct_lead_to_cash_business_dates_at_shanghai_midnight",
@@ -65,11 +74,13 @@ def test_build_ran_models_data_tests_and_unit_tests(built: Built) -> None:
 def test_every_source_lead_is_in_exactly_one_fact_row(built: Built) -> None:
     ma = built.query(
         "select s.lead_id, count(f.lead_key) as n from staging.stg_ma__leads s "
-        "left join marts.fct_lead_to_cash f on f.ma_lead_id = s.lead_id group by s.lead_id"
+        "left join intermediate.int_lead_identity i on i.source_system = 'ma' and i.source_lead_id = s.lead_id "
+        "left join marts.fct_lead_to_cash f on f.lead_key = i.lead_key group by s.lead_id"
     )
     crm = built.query(
         "select s.crm_lead_id, count(f.lead_key) as n from staging.stg_crm__leads s "
-        "left join marts.fct_lead_to_cash f on f.crm_lead_id = s.crm_lead_id group by s.crm_lead_id"
+        "left join intermediate.int_lead_identity i on i.source_system = 'crm' and i.source_lead_id = s.crm_lead_id "
+        "left join marts.fct_lead_to_cash f on f.lead_key = i.lead_key group by s.crm_lead_id"
     )
     facts = built.query("select lead_key, ma_lead_id, crm_lead_id, match_method from marts.fct_lead_to_cash")
     assert len(ma) > 2000 and len(crm) > 300  # a real world, not an empty one
@@ -77,13 +88,27 @@ def test_every_source_lead_is_in_exactly_one_fact_row(built: Built) -> None:
     assert (crm["n"] == 1).all(), crm[crm["n"] != 1].head()
     assert facts["lead_key"].is_unique
     assert (facts["ma_lead_id"].notna() | facts["crm_lead_id"].notna()).all()
-    # rows = every MA lead + the CRM leads no MA lead claimed
-    assert len(facts) == len(ma) + int((facts["match_method"] == "unmatched_crm").sum())
-    # the key is derived from the source id
-    expected_key = ("ma:" + facts["ma_lead_id"]).where(
-        facts["ma_lead_id"].notna(), "crm:" + facts["crm_lead_id"]
+    # the key is the node key of one of the person's own leads
+    assert facts["lead_key"].str.match(r"^(ma|crm):").all()
+
+
+def test_people_match_an_independent_union_find(built: Built) -> None:
+    """Same partition of source leads into people, same keys and methods, as a union-find in pandas."""
+    ma = latest_records(built.landing, built.export_dates, "ma", "leads")
+    crm = latest_records(built.landing, built.export_dates, "crm", "leads")
+    expected = resolve_identity(ma, crm)
+    actual = built.query("select node_key, lead_key from intermediate.int_lead_identity")
+    merged = expected.merge(actual, on="node_key", how="outer", suffixes=("_expected", "_actual"))
+    assert len(merged) == len(expected) == len(actual)
+    wrong = merged[merged["lead_key_expected"] != merged["lead_key_actual"]]
+    assert wrong.empty, wrong.head(10)
+    methods = built.query("select lead_key, match_method from marts.fct_lead_to_cash")
+    expected_methods = people_of(expected)[["lead_key", "match_method"]]
+    assert (
+        methods.sort_values("lead_key")
+        .reset_index(drop=True)
+        .equals(expected_methods.sort_values("lead_key").reset_index(drop=True))
     )
-    assert (facts["lead_key"] == expected_key).all()
 
 
 def test_funnel_counts_match_independent_pandas(built: Built) -> None:

@@ -29,19 +29,11 @@ lead CRM-X (linked by ma_lead_id) is assigned 2024-01-11 10:00.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from datetime import date, datetime
-from pathlib import Path
 
 import pytest
-from test_funnel_worked_example import Built, _write_csv
+from fixtures.handmade import Built, Scenario
 
-from l2c import schema
-from l2c.dbt import dbt_executable
-
-REPO = Path(__file__).resolve().parents[1]
-PROJECT = REPO / "dbt_project"
 FEB, MAR, JUN = date(2024, 2, 11), date(2024, 3, 2), date(2024, 6, 21)
 SELECT = ["@int_lead_stages", "+int_opportunity_stage_history"]
 
@@ -177,45 +169,10 @@ EXPORTS: dict[tuple[str, date], dict[str, list[dict[str, str]]]] = {
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
-    from l2c.config import settings
-    from l2c.ingest.load import load_export
-
-    base = tmp_path_factory.mktemp("stage_history")
-    mp = pytest.MonkeyPatch()
-    try:
-        mp.setenv("L2C_LANDING_DIR", str(base / "landing"))
-        mp.setenv("L2C_RAW_DIR", str(base / "raw"))
-        cfg = settings()
-        written, loaded = {}, {}
-        for (source, day), files in EXPORTS.items():
-            for entity in schema.entities_of(source):
-                rows = files.get(entity.name, [])
-                path = cfg.landing_dir / source / day.isoformat() / f"{entity.name}.csv"
-                _write_csv(path, source, entity.name, rows)
-                written[(source, entity.name, day)] = len(rows)
-        for source, day in EXPORTS:
-            report = load_export(source, day, settings=cfg)
-            for name, e in report.entities.items():
-                loaded[(source, name, day)] = (e.rows_in, e.rows_loaded, e.rows_quarantined)
-        warehouse = base / "build" / "l2c.duckdb"
-        warehouse.parent.mkdir()
-        env = {
-            **os.environ,
-            "L2C_RAW_DIR": str(cfg.raw_dir),
-            "L2C_BUILD_WAREHOUSE": str(warehouse),
-            "DBT_LOG_PATH": str(base / "dbt-logs"),
-            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-        }
-        cmd = [dbt_executable(), "build", "--select", *SELECT, "--indirect-selection", "cautious"]
-        # the night of the last export (MA staging alone would say 02-11: later MA files are empty)
-        cmd += ["--vars", json.dumps({"as_of_date": JUN.isoformat()})]
-        cmd += ["--target", "duckdb", "--project-dir", str(PROJECT), "--profiles-dir", str(PROJECT)]
-        cmd += ["--target-path", str(base / "dbt-target")]
-        proc = subprocess.run(cmd, env=env, cwd=base, capture_output=True, text=True, timeout=900)
-        assert proc.returncode == 0, f"dbt build failed:\n{proc.stdout}\n{proc.stderr}"
-        return Built(warehouse, base / "dbt-target", loaded, written)
-    finally:
-        mp.undo()
+    scenario = Scenario.create(tmp_path_factory.mktemp("stage_history"))
+    scenario.land(EXPORTS)
+    # the night of the last export (MA staging alone would say 02-11: later MA files are empty)
+    return scenario.build(SELECT, as_of=JUN)
 
 
 def lead_row(built: Built, lead_key: str) -> dict:

@@ -70,6 +70,8 @@ class Settings:
     business_tz: str
     default_currency: str
     default_phone_region: str
+    # Identity resolution: the largest cluster of source leads merged into one person by e-mail or phone.
+    identity_max_cluster_size: int
 
     # How the nightly DAG runs: its schedule (None: only when triggered), how long and how often the
     # export sensors wait, whether they defer to the triggerer, and the retries of the other tasks.
@@ -267,6 +269,7 @@ def settings(environ: Mapping[str, str] | None = None) -> Settings:
         default_phone_region=env.pattern(
             "L2C_DEFAULT_PHONE_REGION", "CN", r"[A-Z]{2}", "a 2-letter upper-case region code such as CN"
         ),
+        identity_max_cluster_size=env.integer("L2C_IDENTITY_MAX_CLUSTER_SIZE", 10, minimum=2, maximum=50),
         schedule=env.schedule("L2C_SCHEDULE", "0 2 * * *"),
         export_wait_timeout=env.integer("L2C_EXPORT_WAIT_TIMEOUT", 6 * 3600, minimum=1),
         export_poke_interval=env.integer("L2C_EXPORT_POKE_INTERVAL", 300, minimum=1),
@@ -371,6 +374,12 @@ SETTINGS_DOC: tuple[SettingDoc, ...] = (
             "default_phone_region",
             "CN",
             "region for phone numbers without a country code",
+        ),
+        (
+            "L2C_IDENTITY_MAX_CLUSTER_SIZE",
+            "identity_max_cluster_size",
+            "10",
+            "most source leads merged into one person by e-mail or phone (2 to 50); larger clusters are flagged and kept apart",
         ),
     ),
     *_docs(

@@ -1,7 +1,8 @@
 {#-
-    Reconciliation: every MA lead and every CRM lead of staging is in exactly
-    one fct_lead_to_cash row, and every fact row comes from at least one of them. Returns the
-    offending ids with how many fact rows carry them.
+    Reconciliation: every MA lead and every CRM lead of staging belongs to exactly one person
+    (int_lead_identity) and that person is exactly one fct_lead_to_cash row; every fact row is
+    the person of at least one source lead. Returns the offending ids with how many fact rows
+    carry them.
 -#}
 
 with
@@ -18,9 +19,15 @@ crm_leads as (
 
 ),
 
+identity as (
+
+    select lead_key, source_system, source_lead_id from {{ ref('int_lead_identity') }}
+
+),
+
 facts as (
 
-    select lead_key, ma_lead_id, crm_lead_id from {{ ref('fct_lead_to_cash') }}
+    select lead_key from {{ ref('fct_lead_to_cash') }}
 
 ),
 
@@ -32,8 +39,11 @@ ma_coverage as (
         count(facts.lead_key) as fact_rows
 
     from ma_leads
+    left join identity
+        on ma_leads.lead_id = identity.source_lead_id
+        and identity.source_system = 'ma'
     left join facts
-        on ma_leads.lead_id = facts.ma_lead_id
+        on identity.lead_key = facts.lead_key
     group by ma_leads.lead_id
 
 ),
@@ -46,8 +56,11 @@ crm_coverage as (
         count(facts.lead_key) as fact_rows
 
     from crm_leads
+    left join identity
+        on crm_leads.crm_lead_id = identity.source_lead_id
+        and identity.source_system = 'crm'
     left join facts
-        on crm_leads.crm_lead_id = facts.crm_lead_id
+        on identity.lead_key = facts.lead_key
     group by crm_leads.crm_lead_id
 
 ),
@@ -60,12 +73,9 @@ orphan_facts as (
         0 as fact_rows
 
     from facts
-    left join ma_leads
-        on facts.ma_lead_id = ma_leads.lead_id
-    left join crm_leads
-        on facts.crm_lead_id = crm_leads.crm_lead_id
-    where ma_leads.lead_id is null
-        and crm_leads.crm_lead_id is null
+    left join identity
+        on facts.lead_key = identity.lead_key
+    where identity.lead_key is null
 
 )
 

@@ -279,8 +279,11 @@ def _reconciliation_frame(con: duckdb.DuckDBPyConnection, cfg: Settings) -> pd.D
             con.execute(f"SELECT count(*) FROM staging.stg_{source}__{name}").fetchone()[0]
         )
     row["raw_audit_partitions_mismatched"] = int(mismatched)
+    # one row per person: its source leads are counted by ma_lead_count / crm_lead_count (a person
+    # with a second form fill or a re-entered CRM lead has two), not by its first lead's id
     fct = con.execute(
-        "SELECT count(*), count(DISTINCT ma_lead_id), count(DISTINCT crm_lead_id) FROM marts.fct_lead_to_cash"
+        "SELECT count(*), coalesce(sum(ma_lead_count), 0), coalesce(sum(crm_lead_count), 0)"
+        " FROM marts.fct_lead_to_cash"
     ).fetchone()
     row["fct_lead_to_cash_rows"], row["fct_lead_to_cash_ma_leads"], row["fct_lead_to_cash_crm_leads"] = map(
         int, fct

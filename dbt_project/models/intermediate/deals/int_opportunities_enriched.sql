@@ -1,6 +1,6 @@
 {#-
     Every live opportunity (stg_crm__opportunities), at its own grain: the lead it belongs to
-    (`lead_key`, by its crm_lead_id through int_leads_unified; NULL for an account-level
+    (`lead_key`, the person its crm_lead_id belongs to in int_lead_identity; NULL for an account-level
     opportunity, i.e. one without a CRM lead or whose lead is gone), its creation business date,
     its amount as recorded and in the reporting currency (int_fx_rates, the rate valid on the
     business date), and where it is reported:
@@ -24,8 +24,13 @@ opportunities as (
 
 leads as (
 
-    select * from {{ ref('int_leads_unified') }}
-    where crm_lead_id is not null
+    -- every CRM lead with the person it belongs to
+    select
+        lead_key,
+        source_lead_id as crm_lead_id
+
+    from {{ ref('int_lead_identity') }}
+    where source_system = 'crm'
 
 ),
 

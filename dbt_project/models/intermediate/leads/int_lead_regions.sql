@@ -1,5 +1,5 @@
 {#-
-    One region (branch office, 分公司) and one business unit (事业部) per unified lead, so every
+    One region (branch office, 分公司) and one business unit (事业部) per person, so every
     mart groups numerators and denominators the same way. Region and BU are resolved separately,
     each from the first source that gives a known code (one listed in the `regions` /
     `business_units` seeds; an unknown code counts as missing and falls through):
@@ -7,10 +7,11 @@
       region:         owner -> account -> province -> campaign -> 'UNKNOWN'
       business_unit:  owner -> account -> campaign -> industry -> 'UNKNOWN'
 
-    owner     the CRM lead's owner (stg_crm__users), when the lead is assigned
-    account   the CRM lead's account, else the account of its first opportunity
-    province  the MA lead's province through the `province_regions` seed
-    campaign  the MA lead's utm_campaign, when campaign spend books that campaign to exactly one
+    owner     the person's first CRM lead's owner (stg_crm__users), when it is assigned
+    account   that CRM lead's account, else the account of the person's first opportunity (over
+              all its CRM leads, int_lead_identity)
+    province  the person's first MA lead's province through the `province_regions` seed
+    campaign  that MA lead's utm_campaign, when campaign spend books that campaign to exactly one
               region (or BU): a region- or BU-specific campaign
     industry  the MA lead's industry (else the account's) through `industry_business_units`
     A lead that maps nowhere gets 'UNKNOWN' and is kept. `region_source` / `business_unit_source`
@@ -41,10 +42,24 @@ crm_leads as (
 
 ),
 
+identity as (
+
+    select lead_key, source_lead_id as crm_lead_id
+    from {{ ref('int_lead_identity') }}
+    where source_system = 'crm'
+
+),
+
 opportunities as (
 
-    select * from {{ ref('stg_crm__opportunities') }}
-    where crm_lead_id is not null
+    -- the opportunities of every CRM lead of the person
+    select
+        identity.lead_key,
+        opportunities.*
+
+    from {{ ref('stg_crm__opportunities') }} as opportunities
+    inner join identity
+        on opportunities.crm_lead_id = identity.crm_lead_id
 
 ),
 
@@ -93,10 +108,10 @@ industry_business_units as (
 first_opportunity_accounts as (
 
     select
-        crm_lead_id,
+        lead_key,
         account_id,
         row_number() over (
-            partition by crm_lead_id
+            partition by lead_key
             order by created_at, opportunity_id
         ) as opportunity_rank
 
@@ -150,7 +165,7 @@ lead_attributes as (
     left join crm_leads
         on leads.crm_lead_id = crm_leads.crm_lead_id
     left join first_opportunity_accounts
-        on leads.crm_lead_id = first_opportunity_accounts.crm_lead_id
+        on leads.lead_key = first_opportunity_accounts.lead_key
         and first_opportunity_accounts.opportunity_rank = 1
 
 ),

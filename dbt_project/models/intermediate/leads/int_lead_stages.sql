@@ -1,15 +1,19 @@
 {#-
-    Funnel stage dates of every unified lead: the first time it reached each stage, after inference.
+    Funnel stage dates of every person (unified lead): the first time any of the person's source
+    leads (int_lead_identity) reached each stage, after inference.
 
-    Source date of each stage:
-      created      MA created_at; CRM-only leads: CRM assigned_at (CRM creates the lead when it is
-                   assigned); neither: inferred from the stages below, else the CRM row's updated_at
+    Source date of each stage, the earliest over the person's leads:
+      created      MA created_at; a person without MA leads: CRM assigned_at (CRM creates the lead
+                   when it is assigned); neither: inferred from the stages below, else the last
+                   change of its CRM rows (updated_at)
       mql          MA mql_at
-      sql          CRM sql_at of the person's CRM lead (see int_leads_unified): the earliest ever
-                   recorded by any version of the lead (int_crm_lead_stage_history), so a lead
-                   returned and re-SQL'd keeps its first SQL date and a later "un-SQL" is ignored
-      opportunity  created_at of the CRM lead's first opportunity (created_at, then smallest id)
-      order        first ordered_at of the orders of the CRM lead's opportunities
+      sql          CRM sql_at: the earliest ever recorded by any version of any of the person's CRM
+                   leads (int_crm_lead_stage_history), so a lead returned and re-SQL'd keeps its
+                   first SQL date, a later "un-SQL" is ignored, and a second CRM lead entered later
+                   for the same person adds no new SQL
+      opportunity  created_at of the person's first opportunity over all its CRM leads (created_at,
+                   then smallest id); `opportunity_count` counts them all
+      order        first ordered_at of the orders of those opportunities
       paid         first paid_at of the payments of those orders
 
     Re-SQL: `sql_reopened_at` = the latest SQL after a return to marketing, `sql_reopen_count` = how
@@ -38,6 +42,12 @@ leads as (
 
 ),
 
+identity as (
+
+    select lead_key, source_system, source_lead_id from {{ ref('int_lead_identity') }}
+
+),
+
 ma_leads as (
 
     select * from {{ ref('stg_ma__leads') }}
@@ -58,8 +68,15 @@ crm_lead_history as (
 
 opportunities as (
 
-    select * from {{ ref('stg_crm__opportunities') }}
-    where crm_lead_id is not null
+    -- every live opportunity of any of the person's CRM leads
+    select
+        identity.lead_key,
+        opportunities.*
+
+    from {{ ref('stg_crm__opportunities') }} as opportunities
+    inner join identity
+        on opportunities.crm_lead_id = identity.source_lead_id
+        and identity.source_system = 'crm'
 
 ),
 
@@ -75,16 +92,56 @@ payments as (
 
 ),
 
+ma_dates as (
+
+    -- over every MA lead of the person: the first creation and MQL, the last recycling
+    select
+        identity.lead_key,
+        min(ma_leads.created_at) as created_at,
+        min(ma_leads.mql_at) as mql_at,
+        max(ma_leads.recycled_at) as recycled_at
+
+    from identity
+    inner join ma_leads
+        on identity.source_lead_id = ma_leads.lead_id
+        and identity.source_system = 'ma'
+    group by identity.lead_key
+
+),
+
+crm_dates as (
+
+    -- over every CRM lead of the person: the first assignment and SQL ever recorded, the last
+    -- return and re-SQL, the last change
+    select
+        identity.lead_key,
+        min(crm_leads.assigned_at) as assigned_at,
+        max(crm_leads.returned_at) as returned_at,
+        max(crm_leads.updated_at) as updated_at,
+        min(crm_lead_history.first_sql_at) as first_sql_at,
+        max(crm_lead_history.last_reopened_at) as last_reopened_at,
+        sum(coalesce(crm_lead_history.sql_reopen_count, 0)) as sql_reopen_count
+
+    from identity
+    inner join crm_leads
+        on identity.source_lead_id = crm_leads.crm_lead_id
+        and identity.source_system = 'crm'
+    left join crm_lead_history
+        on crm_leads.crm_lead_id = crm_lead_history.crm_lead_id
+    group by identity.lead_key
+
+),
+
 opportunities_ranked as (
 
     select
-        crm_lead_id,
+        lead_key,
         opportunity_id,
         account_id,
         created_at,
         amount,
         row_number() over (
-            partition by crm_lead_id
+            partition by lead_key
             order by created_at, opportunity_id
         ) as opportunity_rank
 
@@ -95,7 +152,7 @@ opportunities_ranked as (
 first_opportunities as (
 
     select
-        crm_lead_id,
+        lead_key,
         opportunity_id as first_opportunity_id,
         account_id as first_opportunity_account_id,
         created_at as first_opportunity_at,
@@ -109,19 +166,19 @@ first_opportunities as (
 opportunity_totals as (
 
     select
-        crm_lead_id,
+        lead_key,
         count(*) as opportunity_count
 
     from opportunities
-    group by crm_lead_id
+    group by lead_key
 
 ),
 
 lead_orders as (
 
-    -- orders of the CRM lead's opportunities (orders without a live opportunity belong to no lead)
+    -- orders of the person's opportunities (orders without a live opportunity belong to no lead)
     select
-        opportunities.crm_lead_id,
+        opportunities.lead_key,
         orders.order_id,
         orders.ordered_at,
         orders.amount
@@ -135,20 +192,20 @@ lead_orders as (
 order_totals as (
 
     select
-        crm_lead_id,
+        lead_key,
         min(ordered_at) as first_order_at,
         count(*) as order_count,
         sum(amount) as order_amount
 
     from lead_orders
-    group by crm_lead_id
+    group by lead_key
 
 ),
 
 payment_totals as (
 
     select
-        lead_orders.crm_lead_id,
+        lead_orders.lead_key,
         min(payments.paid_at) as first_paid_at,
         count(*) as payment_count,
         sum(payments.amount) as paid_amount
@@ -156,7 +213,7 @@ payment_totals as (
     from payments
     inner join lead_orders
         on payments.order_id = lead_orders.order_id
-    group by lead_orders.crm_lead_id
+    group by lead_orders.lead_key
 
 ),
 
@@ -169,22 +226,23 @@ source_dates as (
         coalesce(crm_leads.account_id, first_opportunities.first_opportunity_account_id) as account_id,
         first_opportunities.first_opportunity_id,
 
-        ----------  stage dates as the sources have them
-        coalesce(ma_leads.created_at, crm_leads.assigned_at) as created_at_source,
-        ma_leads.mql_at as mql_at_source,
+        ----------  stage dates as the sources have them (the first over the person's leads)
+        -- the first MA lead's creation; a person without MA leads: the first CRM assignment
+        coalesce(ma_dates.created_at, crm_dates.assigned_at) as created_at_source,
+        ma_dates.mql_at as mql_at_source,
         -- the first SQL ever recorded, not the latest version's
-        crm_lead_history.first_sql_at as sql_at_source,
+        crm_dates.first_sql_at as sql_at_source,
         first_opportunities.first_opportunity_at as opportunity_at_source,
         order_totals.first_order_at as order_at_source,
         payment_totals.first_paid_at as paid_at_source,
-        crm_leads.updated_at as crm_updated_at,
+        crm_dates.updated_at as crm_updated_at,
 
         ----------  other milestones
-        crm_leads.assigned_at,
-        crm_leads.returned_at,
-        ma_leads.recycled_at,
-        crm_lead_history.last_reopened_at as sql_reopened_at,
-        coalesce(crm_lead_history.sql_reopen_count, 0) as sql_reopen_count,
+        crm_dates.assigned_at,
+        crm_dates.returned_at,
+        ma_dates.recycled_at,
+        crm_dates.last_reopened_at as sql_reopened_at,
+        coalesce(crm_dates.sql_reopen_count, 0) as sql_reopen_count,
 
         ----------  amounts and counts
         first_opportunities.first_opportunity_amount as opportunity_amount,
@@ -195,20 +253,20 @@ source_dates as (
         coalesce(payment_totals.payment_count, 0) as payment_count
 
     from leads
-    left join ma_leads
-        on leads.ma_lead_id = ma_leads.lead_id
+    left join ma_dates
+        on leads.lead_key = ma_dates.lead_key
+    left join crm_dates
+        on leads.lead_key = crm_dates.lead_key
     left join crm_leads
         on leads.crm_lead_id = crm_leads.crm_lead_id
-    left join crm_lead_history
-        on leads.crm_lead_id = crm_lead_history.crm_lead_id
     left join first_opportunities
-        on leads.crm_lead_id = first_opportunities.crm_lead_id
+        on leads.lead_key = first_opportunities.lead_key
     left join opportunity_totals
-        on leads.crm_lead_id = opportunity_totals.crm_lead_id
+        on leads.lead_key = opportunity_totals.lead_key
     left join order_totals
-        on leads.crm_lead_id = order_totals.crm_lead_id
+        on leads.lead_key = order_totals.lead_key
     left join payment_totals
-        on leads.crm_lead_id = payment_totals.crm_lead_id
+        on leads.lead_key = payment_totals.lead_key
 
 ),
 

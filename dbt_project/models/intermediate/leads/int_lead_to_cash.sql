@@ -47,6 +47,13 @@ scores as (
 
 ),
 
+speed as (
+
+    -- speed to lead in working hours (seed 003's 48-hour rule on the China calendar)
+    select * from {{ ref('int_speed_to_lead') }}
+
+),
+
 joined as (
 
     select
@@ -59,6 +66,9 @@ joined as (
         leads.match_method,
         leads.lead_origin,
         leads.lead_source,
+        leads.ma_lead_count,
+        leads.crm_lead_count,
+        leads.is_oversized_cluster,
         regions.region,
         regions.region_source,
         regions.business_unit,
@@ -97,6 +107,13 @@ joined as (
         stages.order_count,
 
         stages.assigned_at,
+        speed.working_hours_to_assignment,
+        speed.working_hours_mql_to_assignment,
+        speed.assignment_precedes_lead,
+        speed.assignment_precedes_mql,
+        speed.saturday_work_city,
+        speed.assigned_within_48h,
+        speed.assigned_within_48h_of_mql,
         stages.returned_at,
         stages.recycled_at,
         stages.sql_reopened_at,
@@ -111,6 +128,8 @@ joined as (
         on leads.lead_key = attribution.lead_key
     left join scores
         on leads.lead_key = scores.lead_key
+    left join speed
+        on leads.lead_key = speed.lead_key
 
 ),
 
@@ -150,7 +169,8 @@ measured as (
         ----------  recycling: returned by sales (CRM) or recycled by marketing (MA)
         (recycled_at is not null or returned_at is not null) as is_recycled,
 
-        ----------  speed to lead (MA leads only: a CRM-created lead is born assigned)
+        ----------  speed to lead (MA leads only: a CRM-created lead is born assigned): calendar
+        ----------  hours here; working hours and the 48-hour rule come from int_speed_to_lead
         case
             when ma_lead_id is not null and assigned_at is not null
                 then {{ dbt.datediff('created_at', 'assigned_at', 'minute') }} / 60.0
@@ -179,6 +199,9 @@ final as (
         cast(match_method as {{ dbt.type_string() }}) as match_method,
         cast(lead_origin as {{ dbt.type_string() }}) as lead_origin,
         cast(lead_source as {{ dbt.type_string() }}) as lead_source,
+        cast(ma_lead_count as integer) as ma_lead_count,
+        cast(crm_lead_count as integer) as crm_lead_count,
+        cast(is_oversized_cluster as {{ dbt.type_boolean() }}) as is_oversized_cluster,
 
         ----------  region and business unit
         cast(region as {{ dbt.type_string() }}) as region,
@@ -246,9 +269,15 @@ final as (
         ----------  speed to lead
         cast(assigned_at as {{ dbt.type_timestamp() }}) as assigned_at,
         cast(hours_to_assignment as decimal(12, 2)) as hours_to_assignment,
-        cast(hours_to_assignment <= 48 as {{ dbt.type_boolean() }}) as assigned_within_48h,
+        -- within 48 working hours (int_speed_to_lead); never true for a negative duration
+        cast(assigned_within_48h as {{ dbt.type_boolean() }}) as assigned_within_48h,
         cast(hours_mql_to_assignment as decimal(12, 2)) as hours_mql_to_assignment,
-        cast(hours_mql_to_assignment <= 48 as {{ dbt.type_boolean() }}) as assigned_within_48h_of_mql,
+        cast(assigned_within_48h_of_mql as {{ dbt.type_boolean() }}) as assigned_within_48h_of_mql,
+        cast(working_hours_to_assignment as decimal(12, 2)) as working_hours_to_assignment,
+        cast(working_hours_mql_to_assignment as decimal(12, 2)) as working_hours_mql_to_assignment,
+        cast(assignment_precedes_lead as {{ dbt.type_boolean() }}) as assignment_precedes_lead,
+        cast(assignment_precedes_mql as {{ dbt.type_boolean() }}) as assignment_precedes_mql,
+        cast(saturday_work_city as {{ dbt.type_boolean() }}) as saturday_work_city,
 
         ----------  stage history: SQL reached again after a return (reopened, not a new SQL date)
         cast(sql_reopened_at as {{ dbt.type_timestamp() }}) as sql_reopened_at,

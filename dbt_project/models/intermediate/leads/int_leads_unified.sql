@@ -1,181 +1,125 @@
 {#-
-    Identity resolution: one row per person (unified lead) across MA and CRM.
+    One row per person (a unified lead) across MA and CRM: the person key, the person's primary
+    MA and CRM leads, how its leads were linked and how many there are.
 
-    An MA lead and a CRM lead are one person when, in this order of precedence,
-      1. the CRM lead's `ma_lead_id` names the MA lead,
-      2. else their normalized emails are equal,
-      3. else their normalized (E.164) phones are equal.
-    Levels are applied one after the other: a level only pairs leads that no earlier level paired.
+    Who is one person is decided in int_lead_identity (connected components over shared id links,
+    e-mails and phones, with the over-merging guards); this model rolls its source leads up:
 
-    Ties inside a level (one CRM lead matching several MA leads, several CRM leads matching one MA
-    lead): a pair is accepted when each side is the other's first choice,
-      - a CRM lead prefers the earliest-created MA lead (created_at, then smallest lead_id),
-      - an MA lead prefers the earliest-assigned CRM lead (assigned_at, nulls last, then smallest
-        crm_lead_id; CRM exports carry no creation time);
-    then the accepted pairs are removed and the choice is repeated (`rounds` times per level), so a
-    lead that lost a tie can still take its next candidate. Whatever is left unpaired after the
-    phone level stays a lead of its own: MA leads as `ma_only`, CRM leads as `unmatched_crm` (leads
-    created in CRM directly, or duplicates of a person whose MA lead another CRM lead already took).
+      ma_lead_id     the person's first MA lead (first seen, then smallest node_key)
+      crm_lead_id    the person's first CRM lead (assigned first, then smallest node_key)
+      match_method   the strongest link type that joined the person's leads: ma_lead_id > email >
+                     phone; `ma_only` / `unmatched_crm` for a person with leads of one system only
+      lead_origin    `ma` when the person has an MA lead, else `crm`
+      lead_source    the first MA lead's lead_source, `crm_direct` without one
 
-    Every MA lead and every CRM lead ends in exactly one row (ma_lead_id and crm_lead_id are each
-    unique here). The key is stable and derived from a source id, never a row number:
-    'ma:<lead_id>' when the person has an MA lead, else 'crm:<crm_lead_id>'.
+    Every source lead belongs to exactly one person; lead_key is the node_key of the person's
+    first-seen lead (`ma:<lead_id>` or `crm:<crm_lead_id>`), see int_lead_identity.
 -#}
 
-{#- A table, not a view (the folder default): see int_lead_stages.sql. -#}
+{#- A table, not a view (the folder default): read by the stage, region, score and deal models. -#}
 {{ config(materialized='table') }}
-
-{%- set levels = [
-    ('ma_lead_id', 'crm.ma_lead_id = ma.lead_id'),
-    ('email', 'crm.email = ma.email'),
-    ('phone', 'crm.phone = ma.phone'),
-] -%}
-{%- set rounds = 3 -%}
 
 with
 
+identity as (
+
+    select * from {{ ref('int_lead_identity') }}
+
+),
+
+links as (
+
+    select * from {{ ref('int_identity_links') }}
+    where is_linkable
+
+),
+
 ma_leads as (
 
-    select
-        lead_id,
-        created_at,
-        nullif(lower(trim(email)), '') as email,
-        nullif(trim(phone), '') as phone,
-        lead_source
-
-    from {{ ref('stg_ma__leads') }}
+    select lead_id, lead_source from {{ ref('stg_ma__leads') }}
 
 ),
 
-crm_leads as (
+members as (
 
     select
-        crm_lead_id,
-        nullif(trim(ma_lead_id), '') as ma_lead_id,
-        nullif(lower(trim(email)), '') as email,
-        nullif(trim(phone), '') as phone,
-        assigned_at
-
-    from {{ ref('stg_crm__leads') }}
-
-),
-
-{%- set steps = [] %}  {#- a list, not a variable: Jinja loop scopes drop `set` #}
-{%- for method, condition in levels %}
-{%- for round in range(1, rounds + 1) %}
-{%- set step = method ~ '_' ~ round %}
-{%- set previous = steps[-1] if steps else none %}
-
-candidates_{{ step }} as (
-
-    -- pairs linked by {{ method }} among leads no earlier step paired (round {{ round }})
-    select
-        crm.crm_lead_id,
-        ma.lead_id as ma_lead_id,
+        *,
         row_number() over (
-            partition by crm.crm_lead_id
-            order by ma.created_at, ma.lead_id
-        ) as crm_choice,
-        row_number() over (
-            partition by ma.lead_id
-            order by crm.assigned_at nulls last, crm.crm_lead_id
-        ) as ma_choice
+            partition by lead_key, source_system
+            order by node_rank
+        ) as rank_in_system
 
-    from crm_leads as crm
-    inner join ma_leads as ma
-        on {{ condition }}
-    {%- if previous %}
-    left join paired_{{ previous }} as crm_taken
-        on crm.crm_lead_id = crm_taken.crm_lead_id
-    left join paired_{{ previous }} as ma_taken
-        on ma.lead_id = ma_taken.ma_lead_id
-    where crm_taken.crm_lead_id is null
-        and ma_taken.ma_lead_id is null
-    {%- endif %}
+    from identity
 
 ),
 
-paired_{{ step }} as (
+people as (
 
-    -- everything paired so far, plus this step's mutual first choices
-    {%- if previous %}
-    select crm_lead_id, ma_lead_id, match_method from paired_{{ previous }}
-    union all
-    {%- endif %}
     select
-        crm_lead_id,
-        ma_lead_id,
-        '{{ method }}' as match_method
+        lead_key,
+        max(case when source_system = 'ma' and rank_in_system = 1 then source_lead_id end) as ma_lead_id,
+        max(case when source_system = 'crm' and rank_in_system = 1 then source_lead_id end) as crm_lead_id,
+        sum(case when source_system = 'ma' then 1 else 0 end) as ma_lead_count,
+        sum(case when source_system = 'crm' then 1 else 0 end) as crm_lead_count,
+        max(case when is_oversized_cluster then 1 else 0 end) as is_oversized_cluster
 
-    from candidates_{{ step }}
-    where crm_choice = 1
-        and ma_choice = 1
-
-),
-{%- do steps.append(step) %}
-{%- endfor %}
-{%- endfor %}
-
-pairs as (
-
-    select * from paired_{{ steps[-1] }}
+    from members
+    group by lead_key
 
 ),
 
-ma_people as (
+used_links as (
 
-    -- every MA lead: paired with its CRM lead, or on its own
+    -- the links that joined two leads of one person (1 = id link, 2 = e-mail, 3 = phone)
     select
-        {{ dbt.concat(["'ma:'", 'ma.lead_id']) }} as lead_key,
-        ma.lead_id as ma_lead_id,
-        pairs.crm_lead_id,
-        coalesce(pairs.match_method, 'ma_only') as match_method,
-        'ma' as lead_origin,
-        ma.lead_source
+        from_leads.lead_key,
+        min(
+            case links.link_type
+                when 'ma_lead_id' then 1
+                when 'email' then 2
+                else 3
+            end
+        ) as strongest_link
 
-    from ma_leads as ma
-    left join pairs
-        on ma.lead_id = pairs.ma_lead_id
-
-),
-
-crm_people as (
-
-    -- CRM leads no MA lead claimed
-    select
-        {{ dbt.concat(["'crm:'", 'crm.crm_lead_id']) }} as lead_key,
-        cast(null as {{ dbt.type_string() }}) as ma_lead_id,
-        crm.crm_lead_id,
-        'unmatched_crm' as match_method,
-        'crm' as lead_origin,
-        'crm_direct' as lead_source
-
-    from crm_leads as crm
-    left join pairs
-        on crm.crm_lead_id = pairs.crm_lead_id
-    where pairs.crm_lead_id is null
-
-),
-
-unified as (
-
-    select * from ma_people
-    union all
-    select * from crm_people
+    from links
+    inner join identity as from_leads
+        on links.node_key = from_leads.node_key
+    inner join identity as to_leads
+        on links.linked_node_key = to_leads.node_key
+    where from_leads.lead_key = to_leads.lead_key
+    group by from_leads.lead_key
 
 ),
 
 final as (
 
     select
-        cast(lead_key as {{ dbt.type_string() }}) as lead_key,
-        cast(ma_lead_id as {{ dbt.type_string() }}) as ma_lead_id,
-        cast(crm_lead_id as {{ dbt.type_string() }}) as crm_lead_id,
-        cast(match_method as {{ dbt.type_string() }}) as match_method,
-        cast(lead_origin as {{ dbt.type_string() }}) as lead_origin,
-        cast(lead_source as {{ dbt.type_string() }}) as lead_source
+        cast(people.lead_key as {{ dbt.type_string() }}) as lead_key,
+        cast(people.ma_lead_id as {{ dbt.type_string() }}) as ma_lead_id,
+        cast(people.crm_lead_id as {{ dbt.type_string() }}) as crm_lead_id,
+        cast(
+            case
+                when people.crm_lead_id is null then 'ma_only'
+                when people.ma_lead_id is null then 'unmatched_crm'
+                when used_links.strongest_link = 1 then 'ma_lead_id'
+                when used_links.strongest_link = 2 then 'email'
+                else 'phone'
+            end as {{ dbt.type_string() }}
+        ) as match_method,
+        cast(case when people.ma_lead_id is null then 'crm' else 'ma' end as {{ dbt.type_string() }}) as lead_origin,
+        cast(
+            case when people.ma_lead_id is null then 'crm_direct' else ma_leads.lead_source end
+            as {{ dbt.type_string() }}
+        ) as lead_source,
+        cast(people.ma_lead_count as integer) as ma_lead_count,
+        cast(people.crm_lead_count as integer) as crm_lead_count,
+        cast(people.is_oversized_cluster = 1 as {{ dbt.type_boolean() }}) as is_oversized_cluster
 
-    from unified
+    from people
+    left join used_links
+        on people.lead_key = used_links.lead_key
+    left join ma_leads
+        on people.ma_lead_id = ma_leads.lead_id
 
 )
 

@@ -43,7 +43,15 @@ final as (
         cast(credit_rule as integer) as credit_rule,
         cast(credit_first_touch as integer) as credit_first_touch,
         cast(credit_last_touch as integer) as credit_last_touch,
-        cast(credit_linear as double precision) as credit_linear
+        cast(credit_linear as double precision) as credit_linear,
+
+        ----------  seed-003 entry (added after the original columns: BI tools read them by position too)
+        cast(activity_type as {{ dbt.type_string() }}) as activity_type,
+        cast(is_entry_touch as {{ dbt.type_boolean() }}) as is_entry_touch,
+        cast(is_rule_eligible as {{ dbt.type_boolean() }}) as is_rule_eligible,
+        cast(is_after_opportunity as {{ dbt.type_boolean() }}) as is_after_opportunity,
+        cast(is_creation_record as {{ dbt.type_boolean() }}) as is_creation_record,
+        cast(lead_created_at as {{ dbt.type_timestamp() }}) as lead_created_at
 
     from touches
 

@@ -23,6 +23,9 @@ final as (
         match_method,
         lead_origin,
         lead_source,
+        ma_lead_count,
+        crm_lead_count,
+        is_oversized_cluster,
         region,
         region_source,
         business_unit,
@@ -73,6 +76,11 @@ final as (
         assigned_within_48h,
         hours_mql_to_assignment,
         assigned_within_48h_of_mql,
+        working_hours_to_assignment,
+        working_hours_mql_to_assignment,
+        assignment_precedes_lead,
+        assignment_precedes_mql,
+        saturday_work_city,
         sql_reopened_at,
         sql_reopen_count
 
