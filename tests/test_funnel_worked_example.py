@@ -3,8 +3,8 @@
 The worked example: "90,000 budget, 80 SQL from new leads + 40 from old = 120 SQL -> 750 per SQL;
 180 SQL -> 500 per SQL". The test writes one MA and one CRM export (every entity file, the unused
 ones header-only) into a temporary landing folder, loads them with `l2c.ingest.load.load_export` into a
-fresh raw zone and runs `dbt build --select +fct_channel_roi +fct_funnel_flow` (models and data
-tests) into a temporary DuckDB file. Then it reads the marts:
+fresh raw zone and runs `dbt build --select +fct_channel_roi +fct_funnel_flow` (models, data tests
+and unit tests; tests/fixtures/handmade.py) into a temporary DuckDB file. Then it reads the marts:
 
 * March 2024 (month A): 120 leads reach SQL, 80 created less than 30 days before their SQL and 40
   long before (one of them exactly 30 days before: old), all first-touched by Baidu SEM
@@ -21,24 +21,14 @@ Timestamps in the files are naive, i.e. Asia/Shanghai local time for the loader.
 
 from __future__ import annotations
 
-import csv
 import json
-import os
-import subprocess
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
-from typing import Any
 
-import duckdb
 import pytest
+from fixtures.handmade import Built, Exports, Scenario
 
-from l2c import schema
-from l2c.dbt import dbt_executable
-
-REPO = Path(__file__).resolve().parents[1]
-PROJECT = REPO / "dbt_project"
 EXPORT_DATE = date(2024, 6, 1)
 MONTH_A, APRIL, MONTH_B = date(2024, 3, 1), date(2024, 4, 1), date(2024, 5, 1)
 CHANNEL = "baidu_sem"  # channels seed: utm_source 'baidu', Chinese name 百度SEM
@@ -177,18 +167,8 @@ def build_exports() -> ExportSet:
     return out
 
 
-def _write_csv(path: Path, source: str, entity: str, rows: list[dict[str, str]]) -> None:
-    """One entity file with the canonical header (all columns), header-only when there are no rows."""
-    columns = list(schema.get_entity(source, entity).columns)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", encoding="utf-8", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=columns, restval="")
-        writer.writeheader()
-        writer.writerows(rows)
-
-
-def write_landing(landing: Path, exports: ExportSet) -> dict[tuple[str, str], int]:
-    """Every entity file of both sources for EXPORT_DATE; returns the data rows per entity."""
+def landing_exports(exports: ExportSet) -> Exports:
+    """The export set of EXPORT_DATE by source and entity (every other entity file header-only)."""
     spend_rows = [
         dict(
             zip(
@@ -200,73 +180,17 @@ def write_landing(landing: Path, exports: ExportSet) -> dict[tuple[str, str], in
         )
         for row in SPEND
     ]
-    rows: dict[tuple[str, str], list[dict[str, str]]] = {
-        ("ma", "leads"): exports.ma_leads,
-        ("ma", "campaign_spend"): spend_rows,
-        ("crm", "leads"): exports.crm_leads,
+    return {
+        ("ma", EXPORT_DATE): {"leads": exports.ma_leads, "campaign_spend": spend_rows},
+        ("crm", EXPORT_DATE): {"leads": exports.crm_leads},
     }
-    counts = {}
-    for source in schema.SOURCES:
-        for entity in schema.entities_of(source):
-            data = rows.get((source, entity.name), [])
-            _write_csv(
-                landing / source / EXPORT_DATE.isoformat() / f"{entity.name}.csv", source, entity.name, data
-            )
-            counts[(source, entity.name)] = len(data)
-    return counts
-
-
-@dataclass
-class Built:
-    warehouse: Path
-    target: Path
-    loaded: dict[tuple[str, str], tuple[int, int, int]]  #: rows in, loaded, quarantined
-    written: dict[tuple[str, str], int]
-
-    def rows(self, sql: str, *params: Any) -> list[dict[str, Any]]:
-        with duckdb.connect(str(self.warehouse), read_only=True) as con:
-            cur = con.execute(sql, list(params))
-            names = [d[0] for d in cur.description]
-            return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
-    from l2c.config import settings
-    from l2c.ingest.load import load_export
-
-    base = tmp_path_factory.mktemp("funnel_worked_example")
-    mp = pytest.MonkeyPatch()
-    try:
-        mp.setenv("L2C_LANDING_DIR", str(base / "landing"))
-        mp.setenv("L2C_RAW_DIR", str(base / "raw"))
-        cfg = settings()
-        written = write_landing(cfg.landing_dir, build_exports())
-        loaded = {}
-        for source in schema.SOURCES:
-            report = load_export(source, EXPORT_DATE, settings=cfg)
-            for name, e in report.entities.items():
-                loaded[(source, name)] = (e.rows_in, e.rows_loaded, e.rows_quarantined)
-        warehouse = base / "build" / "l2c.duckdb"
-        warehouse.parent.mkdir()
-        env = {
-            **os.environ,
-            "L2C_RAW_DIR": str(cfg.raw_dir),
-            "L2C_BUILD_WAREHOUSE": str(warehouse),
-            "DBT_LOG_PATH": str(base / "dbt-logs"),
-            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-        }
-        selection = ["+fct_channel_roi", "+fct_funnel_flow"]
-        # cautious: leave out tests that also read unselected marts (fct_funnel_cohort's reconciliation)
-        cmd = [dbt_executable(), "build", "--select", *selection, "--indirect-selection", "cautious"]
-        cmd += ["--target", "duckdb"]
-        cmd += ["--project-dir", str(PROJECT), "--profiles-dir", str(PROJECT)]
-        cmd += ["--target-path", str(base / "dbt-target")]
-        proc = subprocess.run(cmd, env=env, cwd=base, capture_output=True, text=True, timeout=900)
-        assert proc.returncode == 0, f"dbt build failed:\n{proc.stdout}\n{proc.stderr}"
-        return Built(warehouse, base / "dbt-target", loaded, written)
-    finally:
-        mp.undo()
+    scenario = Scenario.create(tmp_path_factory.mktemp("funnel_worked_example"))
+    scenario.land(landing_exports(build_exports()))
+    return scenario.build(["+fct_channel_roi", "+fct_funnel_flow"], as_of=EXPORT_DATE)
 
 
 def roi_row(
@@ -334,8 +258,8 @@ def test_fixture_loaded_cleanly_and_build_ran(built: Built) -> None:
     # every row of every file reached the raw zone (a fixture typo would be quarantined, not fail)
     for key, n in built.written.items():
         assert built.loaded[key] == (n, n, 0), key
-    assert built.written[("ma", "leads")] == 80 + 40 + 25 + 1 + 180
-    assert built.written[("crm", "leads")] == 120 + 1 + 180
+    assert built.written[("ma", "leads", EXPORT_DATE)] == 80 + 40 + 25 + 1 + 180
+    assert built.written[("crm", "leads", EXPORT_DATE)] == 120 + 1 + 180
     results = json.loads((built.target / "run_results.json").read_text())["results"]
     assert all(r["status"] in {"success", "pass"} for r in results)
     ids = {r["unique_id"] for r in results}
@@ -454,3 +378,32 @@ def test_national_spend_day_and_totals(built: Built) -> None:
     assert not built.rows(
         "select * from marts.fct_channel_roi where channel is null or region is null or business_unit is null"
     )
+
+
+def test_only_periods_ended_before_the_as_of_date_are_complete(built: Built) -> None:
+    """The exports of 2024-06-01 are the as-of date: June 1 itself, its week (from Monday 05-27),
+    June, Q2 and 2024 are still running; May 31, May and Q1 have ended."""
+    expected = {
+        ("day", date(2024, 5, 31)): True,
+        ("day", date(2024, 6, 1)): False,
+        ("week", date(2024, 5, 20)): True,
+        ("week", date(2024, 5, 27)): False,
+        ("month", date(2024, 5, 1)): True,
+        ("month", date(2024, 6, 1)): False,
+        ("quarter", date(2024, 1, 1)): True,
+        ("quarter", date(2024, 4, 1)): False,
+        ("year", date(2024, 1, 1)): False,
+    }
+
+    def completeness(mart: str) -> dict[tuple[str, date], bool]:
+        rows = built.rows(
+            f"select distinct period_grain, period_start, is_complete from marts.{mart} "
+            "where region = 'ALL' and business_unit = 'ALL'"
+        )
+        return {(r["period_grain"], r["period_start"]): r["is_complete"] for r in rows}
+
+    flow = completeness("fct_funnel_flow")  # every period has a row
+    assert {key: flow.get(key) for key in expected} == expected
+    roi = completeness("fct_channel_roi")  # only periods with spend or events
+    assert roi and all(roi[key] == flow[key] for key in roi)
+    assert roi[("month", date(2024, 5, 1))] is True

@@ -206,11 +206,12 @@
         periods.period_grain,
         periods.period_start,
         periods.period_end,
+        periods.is_complete,
         regions.region,
         business_units.business_unit
 
     from (
-        select distinct period_grain, period_start, period_end
+        select distinct period_grain, period_start, period_end, is_complete
         from {{ periods }}
     ) as periods
     cross join (
@@ -232,8 +233,8 @@
     int_funnel_periods), the `aggregates` ("<expression> as <name>") computed at every rollup
     level (grouping_rollup), and joined onto the full spine (funnel_spine over `periods`,
     `regions`, `business_units`), so a period x cell without rows is present with NULL aggregates
-    (the marts coalesce counts to 0). Columns: period_grain, period_start, period_end, region,
-    business_unit, then one per aggregate. The caller passes every relation (no ref() in here).
+    (the marts coalesce counts to 0). Columns: period_grain, period_start, period_end,
+    is_complete, region, business_unit, then one per aggregate. The caller passes every relation (no ref() in here).
 -#}
 {% macro funnel_cube(relation, date_column, aggregates, periods, regions, business_units) -%}
     {%- set names = [] -%}
@@ -253,6 +254,7 @@
         spine.period_grain,
         spine.period_start,
         spine.period_end,
+        spine.is_complete,
         spine.region,
         spine.business_unit,
         {%- for name in names %}

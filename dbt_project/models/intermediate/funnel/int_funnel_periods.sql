@@ -6,6 +6,8 @@
     holding the build's as-of date (int_scoring_as_of: the latest export date, or var
     `as_of_date`) or the last stage / opportunity / order / payment / spend date, whichever is later. Marts join their daily rows to it to bucket them into every grain at once,
     and use its distinct periods as the date spine, so a period with no events still has a row.
+    `is_complete`: the period ended before the as-of date (the as-of day itself may still be
+    exported; a running week, month, quarter or year is never complete).
 
     Ephemeral: a few thousand rows, inlined into each mart.
 -#}
@@ -145,7 +147,7 @@ periods as (
 
 ),
 
-final as (
+final_periods as (
 
     select
         period_grain,
@@ -164,6 +166,17 @@ final as (
 
     from periods
 
+),
+
+marked as (
+
+    select
+        final_periods.*,
+        cast(final_periods.period_end < as_of.as_of_date as {{ dbt.type_boolean() }}) as is_complete
+
+    from final_periods
+    cross join as_of
+
 )
 
-select * from final
+select * from marked

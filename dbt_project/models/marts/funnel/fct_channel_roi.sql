@@ -134,11 +134,32 @@ joined as (
 
 ),
 
+completeness as (
+
+    select distinct period_grain, period_start, is_complete
+    from periods
+
+),
+
+marked as (
+
+    select
+        joined.*,
+        completeness.is_complete
+
+    from joined
+    inner join completeness
+        on joined.period_grain = completeness.period_grain
+        and joined.period_start = completeness.period_start
+
+),
+
 final as (
 
     select
         cast(period_grain as {{ dbt.type_string() }}) as period_grain,
         cast(period_start as date) as period_start,
+        cast(is_complete as {{ dbt.type_boolean() }}) as is_complete,
         cast(channel as {{ dbt.type_string() }}) as channel,
         cast(region as {{ dbt.type_string() }}) as region,
         cast(business_unit as {{ dbt.type_string() }}) as business_unit,
@@ -153,7 +174,7 @@ final as (
         {%- endfor %}
         {{ safe_divide('collected_amount', 'spend', 4) }} as roi
 
-    from joined
+    from marked
 
 )
 

@@ -13,6 +13,7 @@ monthly as (
     select
         period_start,
         period_end,
+        is_complete,
         region,
         business_unit,
         mqls
@@ -40,6 +41,7 @@ final as (
     select
         cast(period_start as date) as month_start,
         cast(period_end as date) as month_end,
+        cast(is_complete as {{ dbt.type_boolean() }}) as is_complete,
         cast(region as {{ dbt.type_string() }}) as region,
         cast(business_unit as {{ dbt.type_string() }}) as business_unit,
         cast(mqls as {{ dbt.type_bigint() }}) as mqls,

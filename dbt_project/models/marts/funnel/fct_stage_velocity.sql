@@ -65,6 +65,7 @@ final as (
         cast(period_grain as {{ dbt.type_string() }}) as period_grain,
         cast(period_start as date) as period_start,
         cast(period_end as date) as period_end,
+        cast(is_complete as {{ dbt.type_boolean() }}) as is_complete,
         cast(region as {{ dbt.type_string() }}) as region,
         cast(business_unit as {{ dbt.type_string() }}) as business_unit,
         {%- for name, days, end_date in transitions %}
