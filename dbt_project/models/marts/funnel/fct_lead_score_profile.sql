@@ -98,14 +98,25 @@ rolled as (
 
 ),
 
+marked as (
+
+    -- the month ended before the as-of date: its profile is final
+    select
+        rolled.*,
+        rolled.month_end < as_of.as_of_date as is_complete
+
+    from rolled
+    cross join as_of
+
+),
+
 final as (
 
     select
         cast(month_start as date) as month_start,
         cast(month_end as date) as month_end,
         cast(profile_date as date) as profile_date,
-        -- the month ended before the as-of date (its profile is final)
-        cast(rolled.month_end < as_of.as_of_date as {{ dbt.type_boolean() }}) as is_complete,
+        cast(is_complete as {{ dbt.type_boolean() }}) as is_complete,
         cast(region as {{ dbt.type_string() }}) as region,
         cast(business_unit as {{ dbt.type_string() }}) as business_unit,
         cast(new_leads as {{ dbt.type_bigint() }}) as new_leads,
@@ -115,8 +126,7 @@ final as (
         cast(unscored_leads as {{ dbt.type_bigint() }}) as unscored_leads,
         {{ safe_divide('sales_ready_leads', 'new_leads') }} as sales_ready_share
 
-    from rolled
-    cross join as_of
+    from marked
 
 )
 
