@@ -291,9 +291,13 @@ final as (
         cast(lead_calendars.ma_lead_id as {{ dbt.type_string() }}) as ma_lead_id,
         cast(lead_calendars.city as {{ dbt.type_string() }}) as city,
         cast(lead_calendars.works_saturdays as {{ dbt.type_boolean() }}) as saturday_work_city,
-        cast(pivoted.working_seconds_to_assignment / 3600.0 as decimal(12, 2)) as working_hours_to_assignment,
+        -- safe_divide rounds half away from zero the same on every engine (a DOUBLE division
+        -- made DuckDB say 20.43 where PostgreSQL says 20.44 for 73,548 s)
         cast(
-            pivoted.working_seconds_mql_to_assignment / 3600.0 as decimal(12, 2)
+            {{ safe_divide('pivoted.working_seconds_to_assignment', '3600', 2) }} as decimal(12, 2)
+        ) as working_hours_to_assignment,
+        cast(
+            {{ safe_divide('pivoted.working_seconds_mql_to_assignment', '3600', 2) }} as decimal(12, 2)
         ) as working_hours_mql_to_assignment,
 
         -- data errors: the assignment comes before the lead (or its MQL) existed
