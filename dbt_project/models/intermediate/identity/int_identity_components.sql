@@ -8,7 +8,7 @@
     `identity_max_cluster_size` times (var, from L2C_IDENTITY_MAX_CLUSTER_SIZE, default 10), so
     every component within the limit is complete; a component still carrying two labels after the
     last round is larger than the limit and is marked `is_unconverged` (all its leads: every label
-    of such a component borders another). Each round reads the previous one once (self-links
+    of such a component borders another, and edges holds both directions of every link). Each round reads the previous one once (self-links
     carry a lead's own label), so the unrolled query grows linearly with the rounds.
 
     A table: int_lead_identity reads it several times.
@@ -87,13 +87,29 @@ labels as (
 
 ),
 
+unconverged_labels as (
+
+    -- a link between two labels: that component needed more rounds than the limit allows
+    select distinct from_labels.label
+    from edges
+    inner join labels as from_labels
+        on edges.from_rank = from_labels.node_rank
+    inner join labels as to_labels
+        on edges.to_rank = to_labels.node_rank
+    where from_labels.label <> to_labels.label
+
+),
+
 final as (
 
     select
-        cast(node_rank as {{ dbt.type_bigint() }}) as node_rank,
-        cast(label as {{ dbt.type_bigint() }}) as component_label
+        cast(labels.node_rank as {{ dbt.type_bigint() }}) as node_rank,
+        cast(labels.label as {{ dbt.type_bigint() }}) as component_label,
+        cast(unconverged_labels.label is not null as {{ dbt.type_boolean() }}) as is_unconverged
 
     from labels
+    left join unconverged_labels
+        on labels.label = unconverged_labels.label
 
 )
 

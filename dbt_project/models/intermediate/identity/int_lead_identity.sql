@@ -9,7 +9,8 @@
     L2C_IDENTITY_MAX_CLUSTER_SIZE, default 10) is flagged (`is_oversized_cluster`) and not merged
     by e-mail or phone: its leads fall back to the id links alone (an MA lead with the CRM leads
     that name it; every other lead on its own). A component the label propagation did not finish
-    (two labels still linked) is necessarily larger than the limit and is flagged the same way.
+    (int_identity_components.is_unconverged) is necessarily larger than the limit and is flagged
+    the same way.
 
     `lead_key` (the person key) is the node_key (`ma:<lead_id>` / `crm:<crm_lead_id>`) of the
     person's first-ranked lead: the one first seen (int_identity_nodes), ties by node_key. A lead
@@ -30,67 +31,21 @@ nodes as (
 
 ),
 
-links as (
-
-    select * from {{ ref('int_identity_links') }}
-    where is_linkable
-
-),
-
 components as (
 
     select * from {{ ref('int_identity_components') }}
 
 ),
 
-linked_ranks as (
-
-    select
-        from_nodes.node_rank as from_rank,
-        to_nodes.node_rank as to_rank
-
-    from links
-    inner join nodes as from_nodes
-        on links.node_key = from_nodes.node_key
-    inner join nodes as to_nodes
-        on links.linked_node_key = to_nodes.node_key
-
-),
-
-unconverged_labels as (
-
-    -- a link between two labels: that component needed more rounds than the limit allows
-    select from_components.component_label as label
-    from linked_ranks
-    inner join components as from_components
-        on linked_ranks.from_rank = from_components.node_rank
-    inner join components as to_components
-        on linked_ranks.to_rank = to_components.node_rank
-    where from_components.component_label <> to_components.component_label
-
-    union
-
-    select to_components.component_label as label
-    from linked_ranks
-    inner join components as from_components
-        on linked_ranks.from_rank = from_components.node_rank
-    inner join components as to_components
-        on linked_ranks.to_rank = to_components.node_rank
-    where from_components.component_label <> to_components.component_label
-
-),
-
 component_sizes as (
 
     select
-        components.component_label,
+        component_label,
         count(*) as component_size,
-        max(case when unconverged_labels.label is not null then 1 else 0 end) as is_unconverged
+        max(case when is_unconverged then 1 else 0 end) as is_unconverged
 
     from components
-    left join unconverged_labels
-        on components.component_label = unconverged_labels.label
-    group by components.component_label
+    group by component_label
 
 ),
 
