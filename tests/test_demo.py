@@ -705,3 +705,45 @@ def test_payments_never_exceed_orders(big):
     assert (o["size"] >= 2).sum() > 20  # instalments
     assert (o["sum"].fillna(0) < o["amt"] - 1).sum() > 20  # not (fully) paid yet
     assert ((o["sum"] - o["amt"]).abs() < 0.01).sum() > 50  # fully paid
+
+
+def test_crm_shapes_of_real_exports(big):
+    """Duplicate form fills, re-entered CRM leads, several opportunities per lead, account-level
+    deals, a second currency, and SQL -> returned -> SQL histories, in small shares."""
+    res, f = big
+    ma, crm = f.ma, f.crm
+    # the same e-mail typed again (other case / spaces) on a later, second MA lead
+    emails = norm_email(ma["email"])
+    dup = emails[emails != ""].duplicated(keep=False)
+    raw = ma.loc[dup[dup].index, "email"]
+    assert 0.01 < dup.sum() / 2 / len(ma) < 0.025
+    assert (raw != norm_email(raw)).mean() > 0.3
+    # a CRM lead entered again by another rep: the same mobile, no ma_lead_id, no e-mail
+    phones = norm_phone(crm["phone"])
+    again = crm[(crm["ma_lead_id"] == "") & (crm["email"] == "") & phones.duplicated(keep=False)]
+    assert len(again) > 0.005 * len(crm)
+    # several opportunities on one lead; account-level deals (no CRM lead) with orders and payments
+    per_lead = f.opp.loc[f.opp["crm_lead_id"] != "", "crm_lead_id"].value_counts()
+    assert (per_lead > 1).sum() > 20
+    account_level = f.opp[f.opp["crm_lead_id"] == ""]
+    assert 0.02 < len(account_level) / len(f.opp) < 0.12
+    pay = latest(f.d[("crm", "payments")], "payment_id", "crm")
+    assert f.orders["opportunity_id"].isin(account_level["opportunity_id"]).sum() > 10
+    assert pay["order_id"].isin(f.orders.loc[f.orders["ml"].isna(), "order_id"]).any()
+    # a second currency: a few multinational accounts contract in USD, their payments follow
+    for frame in (f.opp, f.orders, pay):
+        assert set(frame["currency"]) == {"CNY", "USD"}
+        assert 0.005 < (frame["currency"] == "USD").mean() < 0.08
+    usd_orders = set(f.orders.loc[f.orders["currency"] == "USD", "order_id"])
+    assert (pay.loc[pay["order_id"].isin(usd_orders), "currency"] == "USD").all()
+    # SQL'd, returned, SQL'd again later: visible in the deltas (the first 7: `make demo`)
+    versions = f.d[("crm", "leads")].assign(sql=lambda x: ts(x["sql_at"], "crm"))
+    versions = versions[versions["_export_date"] <= str(res.full_export_date + dt.timedelta(days=7))]
+    resql = 0
+    for _, v in versions[versions["sql"].notna()].groupby("crm_lead_id"):
+        if v["sql"].nunique() > 1 and (v["status"] == "returned").any():
+            first, last = v.sort_values("_export_date").iloc[[0, -1]]["sql"]
+            returned = ts(v.loc[v["status"] == "returned", "returned_at"], "crm").max()
+            assert first < returned < last
+            resql += 1
+    assert 3 <= resql <= 10

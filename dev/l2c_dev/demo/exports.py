@@ -218,6 +218,8 @@ def render_phones(p: np.ndarray, u: np.ndarray, source: str) -> np.ndarray:
     cuts = (0.70, 0.82, 0.90, 0.95) if source == "ma" else (0.35, 0.65, 0.75, 0.85)
     for i in np.flatnonzero((u >= cuts[0]) & (out != "")):
         n = out[i]
+        if not (len(n) == 11 and n.isdigit()):
+            continue  # typed in its own format already (a re-entered CRM lead)
         if u[i] < cuts[1]:
             out[i] = f"+86 {n[:3]}-{n[3:7]}-{n[7:]}"
         elif u[i] < cuts[2]:

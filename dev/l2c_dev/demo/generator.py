@@ -131,6 +131,7 @@ def generate(
         "campaigns": world.campaigns,
         "dirty_row_kinds": DIRTY_KINDS,
         "counts": exporter.counts,
+        "shapes": world.stats.get("shapes", {}),
         "anomalies": len(labels),
     }
     world_path = out / MARKER

@@ -23,6 +23,16 @@ go MQL -> returned (CRM ``returned_at``) -> recycled (MA ``recycled_at``) -> re-
 About 0.4 % as many CRM leads as MA leads are created directly by sales (no MA lead). Conversions
 (assignment, SQL, opportunity, close, payment) land on China working days (``chinese_calendar``).
 
+Shapes every real CRM has (issue 13; in the clean world too, from their own random streams): order
+instalments; ~1.5 % of people fill a form again later (a second MA lead, the same e-mail in other
+case / with spaces, a quarter of them MQL again); ~1.5 % of CRM-assigned people are entered again by
+another rep (a CRM lead with the mobile in another format, no e-mail, no ``ma_lead_id``); 8 % of
+lost opportunities are followed by a second one and 5 % of won ones by an upsell; 30 % / 8 % of
+customer accounts get a renewal / expansion deal with no CRM lead (account-level); 40 % of
+multinational accounts contract in USD (opportunities, orders, payments); a few SQL'd leads without
+an opportunity are returned and SQL'd again in the first 7 nightly deltas (the full export carries
+only latest versions, so that is where the raw zone sees the history).
+
 Injected anomalies (not with ``clean=True``; separate random streams, so the clean world is the
 same world): ``month_end_sql_spike`` (SQLs of a region/BU cell due in the 28 days after a month end
 recorded in its last 3 working days: the SDRs pull next month's conversions in to meet their count,
@@ -66,6 +76,29 @@ MONTH_END_PULL_DAYS = 28
 #: converted too, so that the spike adds at least this share of the cell's usual monthly SQL count
 BORDERLINE_MQL_AGE_DAYS = 90
 MONTH_END_SPIKE_SHARE = 0.5
+
+# Shapes every real CRM has (issue 13), small shares of the world:
+#: people who fill a form a second time (same e-mail, other case / spaces, new MA lead)
+DUPLICATE_FORM_SHARE = 0.018
+#: ... of which so many become an MQL again (MA does not hand a known person over to CRM twice)
+DUPLICATE_MQL_SHARE = 0.25
+#: CRM-assigned people entered again later by another rep (same mobile, no ma_lead_id, no e-mail)
+REENTRY_SHARE = 0.02
+#: lost opportunities followed by a second one on the same lead; won ones followed by an upsell
+SECOND_OPP_AFTER_LOST = 0.08
+UPSELL_SHARE = 0.05
+#: customer accounts with an account-level deal (no CRM lead): annual renewal, expansion
+RENEWAL_SHARE = 0.3
+EXPANSION_SHARE = 0.08
+#: multinational accounts that contract in USD (opportunities, orders and payments), at ~this rate
+USD_ACCOUNT_SHARE = 0.4
+USD_CNY = 7.15
+#: SQL'd leads without an opportunity that sales returns and accepts again within the deltas
+#: (the full export holds only the latest version: the history is visible in the nightly deltas)
+RESQL_SHARE = 0.4
+RESQL_MAX = 8
+#: ... within this many days after the full export (``make demo`` loads the first 7 deltas)
+RESQL_WINDOW_DAYS = 7
 
 
 @dataclass(frozen=True)
@@ -210,6 +243,7 @@ class Simulator:
         self._journeys()
         self._users()
         self._owners()
+        self._duplicate_form_fills()
         self._adjust_sql_times()
         self._crm_direct_leads()
         self._accounts()
@@ -848,6 +882,84 @@ class Simulator:
         self.sdr_slot = self._pick_slot(rng, self.cell, self.cell_sdr)
         self.sales_slot = self._pick_slot(rng, self.cell, self.cell_sales)
 
+    # -- duplicate form fills: the same person, a second MA lead ----------------------------------
+    def _duplicate_form_fills(self) -> None:
+        """A second MA lead for ~DUPLICATE_FORM_SHARE of people: a later form fill with the same
+        e-mail typed in another case / with spaces (MA keys leads by the typed string), a new
+        lead id (after the original ones), its own channel; some become an MQL again, never handed
+        over to CRM a second time. Appended to every per-lead array after the owners are known."""
+        rng = self.rs("duplicate_form_fills")
+        N = len(self.created)
+        gap = np.clip(rng.lognormal(np.log(45.0), 0.9, N), 1.0, 400.0)
+        t_new = self.created + days_to_s(gap)
+        t_new = (t_new // DAY) * DAY + rng.integers(8 * HOUR, 22 * HOUR, N)
+        ok = (self.email != "") & (t_new <= self.t_end) & (self.t["deleted"] == NEVER)
+        pick = np.flatnonzero(ok & (rng.random(N) < DUPLICATE_FORM_SHARE))
+        pick = pick[np.argsort(t_new[pick], kind="stable")]
+        n = len(pick)
+        self.dup_of = pick
+        if n == 0:
+            return
+        created = t_new[pick]
+        # the e-mail as typed this time: other case, surrounding spaces
+        style = rng.integers(0, 4, n)
+        emails = []
+        for e, st in zip(self.email[pick], style, strict=True):
+            local, _, dom = e.partition("@")
+            emails.append(
+                (e.upper(), f" {e} ", f"{local.capitalize()}@{dom}", f"{local.title()}@{dom.upper()} ")[st]
+            )
+        # a new form: an inbound online channel (or a WeChat ad)
+        codes = ("baidu_sem", "seo", "zhihu", "wechat", "direct")
+        ch = np.array([self.chan_codes.index(c) for c in codes])[
+            weighted_choice(rng, [0.45, 0.33, 0.07, 0.07, 0.08], n)
+        ]
+        camp = np.full(n, -1)
+        bd = ch == self.chan_codes.index("baidu_sem")
+        camp[bd] = np.array([self.camp_index[c] for c in ("bd_brand", "bd_crm_core", "bd_competitor")])[
+            weighted_choice(rng, [0.3, 0.5, 0.2], int(bd.sum()))
+        ]
+        wx_c = [i for i, c in enumerate(self.camps) if c["channel"] == "wechat"]
+        wx = ch == self.chan_codes.index("wechat")
+        if wx_c:
+            starts = np.array([self.camps[i]["days"][0] for i in wx_c])
+            k = np.clip(np.searchsorted(starts, created[wx] // DAY, side="right") - 1, 0, len(wx_c) - 1)
+            camp[wx] = np.array(wx_c)[k]
+        zh_c = [i for i, c in enumerate(self.camps) if c["channel"] == "zhihu"]
+        zh = ch == self.chan_codes.index("zhihu")
+        camp[zh] = np.array(zh_c)[rng.integers(0, len(zh_c), int(zh.sum()))]
+        keep_phone = rng.random(n) < 0.5
+        mql = np.where(
+            rng.random(n) < DUPLICATE_MQL_SHARE,
+            created
+            + days_to_s(np.where(rng.random(n) < 0.6, rng.exponential(0.2, n), rng.uniform(1, 60, n))),
+            NEVER,
+        )
+        nurt = created + days_to_s(rng.exponential(1.5, n))
+        nurt = np.where(nurt < mql, nurt, NEVER)
+
+        def grow(name: str, values: np.ndarray) -> None:
+            setattr(self, name, np.concatenate([getattr(self, name), values]))
+
+        for name in (
+            "company", "unknown_prov", "prov", "region", "industry", "bu", "title", "person", "prop",
+            "owner_region", "cell", "sdr_slot", "sales_slot",
+        ):  # fmt: skip
+            grow(name, getattr(self, name)[pick])
+        grow("created", created)
+        grow("channel", ch)
+        grow("campaign", camp)
+        grow("email", np.array(emails, dtype=object))
+        grow("phone", np.where(keep_phone, self.phone[pick], "").astype(object))
+        grow("stage", np.where(mql < NEVER, 1, 0).astype(np.int8))
+        grow("seg", np.full(n, -1, dtype=np.int8))
+        grow("won", np.zeros(n, dtype=bool))
+        grow("crm_dq_flag", np.zeros(n, dtype=bool))
+        grow("close_after", np.zeros(n))
+        self.lead_ids = np.concatenate([self.lead_ids, ids("L", n, 8, first=N + 1)])
+        for k in self.t:
+            self.t[k] = np.concatenate([self.t[k], {"mql": mql, "nurt": nurt}.get(k, np.full(n, NEVER))])
+
     # -- SQL time adjustments: natural month-end push, injected anomalies, out-of-order dirt -------
     def _month_windows(self):
         """(year, month, [last 3 working days]) for every month in the window."""
@@ -1141,36 +1253,73 @@ class Simulator:
     def _opportunities_orders_payments(self) -> None:
         rng = self.rs("deals")
         d = self.direct
-        # unified CRM leads: MA-originated (MQLs) first by assignment time, then direct ones
+        # re-entered CRM leads: another rep enters a known person again, later, with the mobile only
+        rng_re = self.rs("crm_reentries")
         ma_crm = np.flatnonzero(self.t["assign"] < NEVER)
-        first_seen = np.concatenate([self.t["assign"][ma_crm], d["created"]])
-        origin = np.concatenate([ma_crm, -1 - np.arange(d["n"])])  # >= 0: MA lead index; < 0: direct
+        cand = ma_crm[self.phone[ma_crm] != ""]
+        gap = np.clip(rng_re.lognormal(np.log(90.0), 0.8, len(cand)), 14.0, 500.0)
+        t_re = self.days.to_business_time(self.t["assign"][cand] + days_to_s(gap), rng_re, p_keep=0.0)
+        pick = (rng_re.random(len(cand)) < REENTRY_SHARE) & (t_re <= self.t_end)
+        re_ma, re_t = cand[pick], t_re[pick]
+        nre = len(re_ma)
+        # unified CRM leads, ids by first-seen time: MA hand-overs (MQLs), direct ones, re-entries
+        kind_all = np.concatenate(
+            [np.zeros(len(ma_crm), np.int8), np.ones(d["n"], np.int8), np.full(nre, 2, np.int8)]
+        )
+        idx_all = np.concatenate([ma_crm, np.arange(d["n"]), np.arange(nre)])
+        first_seen = np.concatenate([self.t["assign"][ma_crm], d["created"], re_t])
         o = np.argsort(first_seen, kind="stable")
-        self.crm_origin = origin[o]
+        kind, idx = kind_all[o], idx_all[o]
+        self.crm_origin = np.where(kind == 0, idx, -1 - idx)  # >= 0: MA lead index (MA hand-overs)
         self.crm_first = first_seen[o]
         ncrm = len(o)
         self.crm_ids = ids("CL", ncrm, 8)
-        is_ma = self.crm_origin >= 0
-        ma_i = np.where(is_ma, self.crm_origin, 0)
-        di = np.where(is_ma, 0, -1 - self.crm_origin)
+        is_ma = kind == 0
+        ma_i = idx.copy()
+        ma_i[kind == 2] = re_ma[idx[kind == 2]]  # a re-entry: the person's MA lead (company, phone)
+        ma_i[kind == 1] = 0
+        di = np.where(kind == 1, idx, 0)
+        none = np.full(ncrm, NEVER)
 
-        def pickm(ma_arr, d_arr):
-            return np.where(is_ma, ma_arr[ma_i], d_arr[di])
+        def pickm(ma_arr, d_arr, re_arr=None):
+            """Per CRM lead: the MA lead's value, the direct lead's, else the re-entry's."""
+            re_v = none if re_arr is None else re_arr
+            return np.where(is_ma, ma_arr[ma_i], np.where(kind == 1, d_arr[di], re_v))
 
-        crm = {"n": ncrm, "is_ma": is_ma, "ma_i": ma_i, "di": di}
+        crm = {"n": ncrm, "is_ma": is_ma, "kind": kind, "ma_i": ma_i, "di": di}
         crm["sql"] = pickm(self.t["sql"], d["sql"])
         crm["sql_shown"] = pickm(self.t["sql_shown"], d["sql"])
         crm["opp"] = pickm(self.t["opp"], d["opp"])
         crm["close"] = pickm(self.t["close"], d["close"])
-        crm["won"] = pickm(self.won, d["won"])
-        crm["company"] = pickm(self.company, d["company"])
-        crm["cell"] = pickm(self.cell, d["cell"])
-        crm["sales_slot"] = pickm(self.sales_slot, d["sales_slot"])
+        crm["won"] = pickm(self.won, d["won"], np.zeros(ncrm, dtype=bool))
+        crm["company"] = pickm(self.company, d["company"], self.company[ma_i])
+        crm["cell"] = pickm(self.cell, d["cell"], self.cell[ma_i])
+        # a re-entry belongs to another rep of the cell than the person's own sales rep
+        other = self.sales_slot[ma_i].copy()
+        shift = rng_re.integers(0, 8, ncrm)
+        for i in np.flatnonzero(kind == 2):
+            slots = self.cell_sales[self.cell[ma_i[i]]]
+            if len(slots) > 1:
+                pos = int(np.argmax(slots == other[i]))
+                other[i] = slots[(pos + 1 + shift[i] % (len(slots) - 1)) % len(slots)]
+        crm["sales_slot"] = pickm(self.sales_slot, d["sales_slot"], other)
         crm["sdr_slot"] = np.where(is_ma, self.sdr_slot[ma_i], -1)
         crm["assign"] = self.crm_first
-        none = np.full(ncrm, NEVER)
         for k in ("work", "ret", "rework", "crm_dq"):
             crm[k] = np.where(is_ma, self.t[k][ma_i], none)
+        # re-entries: the rep works on it; about half are disqualified as a known person later
+        re = kind == 2
+        crm["work"] = np.where(
+            re,
+            self.days.to_business_time(crm["assign"] + days_to_s(rng_re.uniform(0.05, 3, ncrm)), rng_re),
+            crm["work"],
+        )
+        crm["crm_dq"] = np.where(
+            re & (rng_re.random(ncrm) < 0.45),
+            self.days.to_business_time(crm["assign"] + days_to_s(rng_re.uniform(5, 60, ncrm)), rng_re),
+            crm["crm_dq"],
+        )
+        crm["work"] = np.where(crm["work"] < crm["crm_dq"], crm["work"], NEVER)
         crm["mql"] = np.where(is_ma, self.t["mql"][ma_i], none)
         crm["account"] = np.where(crm["sql"] < NEVER, self.comp_account[crm["company"]], -1)
         # ma_lead_id link often missing (identity then by email / phone)
@@ -1193,27 +1342,140 @@ class Simulator:
         crm["note_t"] = self.days.to_business_time(
             crm["assign"][note_key] + (rng.random(len(note_key)) * span).astype(np.int64), rng
         )
+        self._returned_then_resqled(crm)
         self.crm = crm
+        self._opportunities(rng)
 
-        # opportunities (one per converting CRM lead), ids by creation
+    def _returned_then_resqled(self, crm: dict) -> None:
+        """A few SQL'd leads without an opportunity are returned by sales and accepted again.
+
+        The full export carries only each record's latest version, so the history (SQL, returned,
+        SQL again with a later ``sql_at``) is written where the raw zone sees every version: the
+        first SQL before the full export, the return and the re-SQL on two later delta days within
+        RESQL_WINDOW_DAYS (``make demo`` loads the first 7 deltas).
+        """
+        rng = self.rs("resql")
+        self.resql = np.zeros(0, dtype=np.int64)
+        n = crm["n"]
+        crm["sql1"], crm["sql_shown1"], crm["ret2"] = (np.full(n, NEVER) for _ in range(3))
+        F = self.p.full_export_date
+        f_end = (day_number(F) + 1) * DAY - 1
+        last = min(F + dt.timedelta(days=RESQL_WINDOW_DAYS), self.p.end)
+        window = self.days.working_days_in(F + dt.timedelta(days=1), last)
+        if len(window) < 2:
+            window = [F + dt.timedelta(days=i) for i in range(1, (last - F).days + 1)]
+        if len(window) < 2:
+            return
+        cand = np.flatnonzero(
+            (crm["sql"] <= f_end - DAY)
+            & (crm["sql"] >= f_end - 120 * DAY)
+            & (crm["sql_shown"] == crm["sql"])
+            & (crm["opp"] == NEVER)
+            & (crm["crm_dq"] == NEVER)
+            & (crm["deleted"] == NEVER)
+        )
+        k = min(RESQL_MAX, int(np.ceil(RESQL_SHARE * len(cand))))
+        pick = np.sort(rng.permutation(cand)[:k])
+        if not len(pick):
+            return
+        wd = np.array([day_number(x) for x in window], dtype=np.int64)
+        i_ret = rng.integers(0, len(wd) - 1, len(pick))
+        i_sql = i_ret + 1 + (rng.random(len(pick)) * (len(wd) - 1 - i_ret)).astype(np.int64)
+        ret2 = wd[i_ret] * DAY + rng.integers(9 * HOUR, 18 * HOUR, len(pick))
+        sql2 = wd[i_sql] * DAY + rng.integers(9 * HOUR, 18 * HOUR, len(pick))
+        crm["sql1"][pick] = crm["sql"][pick]
+        crm["sql_shown1"][pick] = crm["sql_shown"][pick]
+        crm["ret2"][pick] = ret2
+        crm["sql"][pick] = sql2
+        crm["sql_shown"][pick] = sql2
+        self.resql = pick
+
+    def _opportunities(self, rng: np.random.Generator) -> None:
+        """Every opportunity: one per converting CRM lead, a second one on some leads (after a lost
+        one, or an upsell after a won one), and account-level deals (renewals, expansions: no CRM
+        lead) on customer accounts; ids by creation. Multinational accounts may contract in USD."""
+        crm = self.crm
+        nb = len(self.bus)
         has_opp = np.flatnonzero(crm["opp"] < NEVER)
-        o = np.argsort(crm["opp"][has_opp], kind="stable")
-        op_lead = has_opp[o]
-        nop = len(op_lead)
-        created = crm["opp"][op_lead]
-        close = crm["close"][op_lead]
-        won = crm["won"][op_lead]
-        comp = crm["company"][op_lead]
-        bu = crm["cell"][op_lead] % len(self.bus)
+        lead = has_opp
+        created = crm["opp"][has_opp]
+        close = crm["close"][has_opp]
+        won = crm["won"][has_opp]
+        okind = np.zeros(
+            len(lead), dtype=np.int8
+        )  # 0 first, 1 after a lost one, 2 upsell, 3 renewal, 4 expansion
+        # second opportunities of the same lead
+        r2 = self.rs("second_opportunities")
+
+        def later(base, lo, hi, p_won, n_sel, rng_):
+            c2 = self.days.to_business_time(base + days_to_s(rng_.uniform(lo, hi, n_sel)), rng_, p_keep=0.0)
+            w2 = rng_.random(n_sel) < p_won
+            after = np.where(
+                w2,
+                np.clip(rng_.gamma(2.2, 21.0 / 2.2, n_sel), 2.0, 75.0),
+                np.clip(rng_.lognormal(np.log(30.0), 0.7, n_sel), 3.0, 200.0),
+            )
+            cl = self.days.to_business_time(c2 + days_to_s(after), rng_, p_keep=0.0)
+            return c2, cl, w2
+
+        lost = np.flatnonzero(~won & (r2.random(len(lead)) < SECOND_OPP_AFTER_LOST))
+        c_a, cl_a, w_a = later(close[lost], 30.0, 240.0, 0.55, len(lost), r2)
+        ups = np.flatnonzero(won & (r2.random(len(lead)) < UPSELL_SHARE))
+        c_b, cl_b, w_b = later(close[ups], 45.0, 240.0, 0.6, len(ups), r2)
+        lead = np.concatenate([lead, lead[lost], lead[ups]])
+        created = np.concatenate([created, c_a, c_b])
+        close = np.concatenate([close, cl_a, cl_b])
+        won = np.concatenate([won, w_a, w_b])
+        okind = np.concatenate([okind, np.full(len(lost), 1, np.int8), np.full(len(ups), 2, np.int8)])
+        account = crm["account"][lead]
+        owner = crm["sales_slot"][lead]
+        # account-level deals on accounts that became customers (first won deal)
+        first_won = np.full(self.acc["n"], NEVER)
+        np.minimum.at(first_won, account[won], close[won])
+        cust = np.flatnonzero(first_won < NEVER)
+        r3 = self.rs("account_deals")
+        ren = cust[r3.random(len(cust)) < RENEWAL_SHARE]
+        c_r, cl_r, w_r = later(first_won[ren], 320.0, 360.0, 0.8, len(ren), r3)
+        exp_ = cust[r3.random(len(cust)) < EXPANSION_SHARE]
+        c_e, cl_e, w_e = later(first_won[exp_], 60.0, 300.0, 0.55, len(exp_), r3)
+        acc_l = np.concatenate([ren, exp_])
+        acc_cell = self.acc["region"][acc_l] * nb + self.acc["bu"][acc_l]
+        lead = np.concatenate([lead, np.full(len(acc_l), -1)])
+        created = np.concatenate([created, c_r, c_e])
+        close = np.concatenate([close, cl_r, cl_e])
+        won = np.concatenate([won, w_r, w_e])
+        okind = np.concatenate([okind, np.full(len(ren), 3, np.int8), np.full(len(exp_), 4, np.int8)])
+        account = np.concatenate([account, acc_l])
+        owner = np.concatenate([owner, self._pick_slot(r3, acc_cell, self.cell_sales)])
+        # ids by creation
+        o = np.argsort(created, kind="stable")
+        lead, created, close, won, okind, account, owner = (
+            x[o] for x in (lead, created, close, won, okind, account, owner)
+        )
+        nop = len(lead)
+        comp = self.acc["company"][account]
+        li = np.maximum(lead, 0)
+        bu = np.where(lead >= 0, crm["cell"][li] % nb, self.acc["bu"][account])
         size_f = np.array([0.5, 0.8, 1.0, 1.5, 2.5])[self.co_size[comp]]
         multi_f = np.where(self.co_multi[comp], 1.6, 1.0)
         bu_f = np.array([b.deal_size for b in cat.BUSINESS_UNITS])[bu]
-        seg = np.where(crm["is_ma"][op_lead], self.seg[crm["ma_i"][op_lead]], 0)
+        seg = np.where((lead >= 0) & crm["is_ma"][li], self.seg[crm["ma_i"][li]], 0)
         nurture_f = np.where(seg >= 1, 1.3, 1.0)
+        kind_f = np.array([1.0, 1.0, 0.4, 0.8, 0.35])[okind]
         a0 = np.maximum(
-            np.round(rng.lognormal(np.log(60_000), 0.8, nop) * size_f * multi_f * bu_f * nurture_f, -2), 3_000
+            np.round(
+                rng.lognormal(np.log(60_000), 0.8, nop) * size_f * multi_f * bu_f * nurture_f * kind_f, -2
+            ),
+            3_000,
         )
         a1 = np.maximum(np.round(a0 * rng.uniform(0.8, 1.2, nop), -2), 3_000)
+        # currency: some multinational accounts contract in USD (every deal of the account)
+        usd_acc = self.co_multi[self.acc["company"]] & (
+            self.rs("currency").random(self.acc["n"]) < USD_ACCOUNT_SHARE
+        )
+        usd = usd_acc[account]
+        a0 = np.where(usd, np.maximum(np.round(a0 / USD_CNY, -2), 500), a0)
+        a1 = np.where(usd, np.maximum(np.round(a1 / USD_CNY, -2), 500), a1)
         dur = np.maximum(close - created, HOUR)
         # stage change times (fractions of the time to close); lost deals reach 0-3 stages
         reach = np.where(won, 3, rng.integers(0, 4, nop))
@@ -1227,19 +1489,24 @@ class Simulator:
         )
         self.opp = {
             "n": nop,
-            "lead": op_lead,
+            "lead": lead,
+            "kind": okind,
             "created": created,
             "close": close,
             "won": won,
             "a0": a0,
             "a1": a1,
+            "usd": usd,
             "stages": st,
             "deleted": deleted,
             "ids": ids("OPP", nop, 7),
-            "owner_slot": crm["sales_slot"][op_lead],
-            "account": crm["account"][op_lead],
+            "owner_slot": owner,
+            "account": account,
         }
+        self._orders_payments(rng)
 
+    def _orders_payments(self, rng: np.random.Generator) -> None:
+        created, close, won, a1 = (self.opp[k] for k in ("created", "close", "won", "a1"))
         # orders for won opportunities
         w = np.flatnonzero(won)
         ordered = close[w]
@@ -1272,6 +1539,7 @@ class Simulator:
             "amended": amended,
             "deleted": o_deleted,
             "ids": ids("SO", nor, 7),
+            "usd": self.opp["usd"][w],
         }
         for k in np.flatnonzero(before):
             self.world.dirty_records.append(
@@ -1345,12 +1613,13 @@ class Simulator:
             "recorded": recorded[o],
             "deleted": del_at[o],
             "ids": ids("PAY", len(o), 8),
+            "usd": self.order["usd"][pk[o]],
         }
 
     # -- MA activities ------------------------------------------------------------------------
     def _activities(self) -> None:
         rng = self.rs("activities")
-        N = self.p.leads
+        N = len(self.created)  # duplicate form fills included
         t = dict(self.t, **self.t_base)
         c = self.created
         ch_codes = self.chan_codes
@@ -1639,7 +1908,22 @@ class Simulator:
                         f"sql_at earlier than MA lead {self.lead_ids[k]}'s mql_at",
                     )
                 )
-        w.stats = {"sql_base": self.base_sql}
+        o, t_end = self.opp, self.t_end
+        seen = o["created"] <= t_end
+        w.stats = {
+            "sql_base": self.base_sql,
+            # the CRM shapes of issue 13 in this world, as of its last export day
+            "shapes": {
+                "duplicate_form_fills": int(len(self.dup_of)),
+                "reentered_crm_leads": int((self.crm["kind"] == 2).sum()),
+                "returned_then_resqled_leads": int(len(getattr(self, "resql", []))),
+                "second_opportunities": int((seen & np.isin(o["kind"], [1, 2])).sum()),
+                "account_level_opportunities": int((seen & np.isin(o["kind"], [3, 4])).sum()),
+                "usd_opportunities": int((seen & o["usd"]).sum()),
+                "usd_orders": int(((self.order["recorded"] <= t_end) & self.order["usd"]).sum()),
+                "usd_payments": int(((self.pay["recorded"] <= t_end) & self.pay["usd"]).sum()),
+            },
+        }
 
     @staticmethod
     def _events(*pairs: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -1654,7 +1938,7 @@ class Simulator:
         return key[o], vt[o]
 
     def _ma_leads(self) -> EntityData:
-        N = self.p.leads
+        N = len(self.created)
         t = self.t
         ar = np.arange(N)
         resc_types = [i for i, a in enumerate(cat.ACTIVITY_TYPES) if a[0] in cat.RESCORING_TYPES]
@@ -1855,18 +2139,38 @@ class Simulator:
             (ar, c["opp"]),
             (ar, c["crm_dq"]),
             (ar, c["deleted"]),
+            (ar, c["ret2"]),
+            (ar, c["sql1"]),
             (c["note_key"], c["note_t"]),
         )
         rng = self.rs("crm_identity")
-        ma_i, di, is_ma = c["ma_i"], c["di"], c["is_ma"]
-        email = np.where(is_ma, self.email[ma_i], self.direct["email"][di])
+        ma_i, di, is_ma, kind = c["ma_i"], c["di"], c["is_ma"], c["kind"]
+        email = np.where(is_ma, self.email[ma_i], np.where(kind == 1, self.direct["email"][di], ""))
         phone = np.where(is_ma, self.phone[ma_i], self.direct["phone"][di])
+        # a re-entry: the person's mobile as the other rep typed it (no e-mail, no MA id)
+        re_fmt = rng.integers(0, 4, c["n"])
+        for i in np.flatnonzero(kind == 2):
+            m = self.phone[ma_i[i]]
+            phone[i] = (f"{m[:3]} {m[3:7]} {m[7:]}", f"+86 {m[:3]}-{m[3:7]}-{m[7:]}", f"0086{m}", f"+86{m}")[
+                re_fmt[i]
+            ]
         # CRM sometimes lacks the email (sales typed only the mobile) when the MA id links it
         drop_email = c["has_ma_id"] & (rng.random(n) < 0.06) & (phone != "")
         email = np.where(drop_email, "", email)
         ma_id = np.where(c["has_ma_id"], self.lead_ids[ma_i], "")
         statuses = np.array(
-            ["assigned", "working", "returned", "working", "sql", "converted", "disqualified"], dtype=object
+            [
+                "assigned",
+                "working",
+                "returned",
+                "working",
+                "sql",
+                "converted",
+                "disqualified",
+                "returned",
+                "sql",
+            ],
+            dtype=object,
         )
         acc_ids = np.concatenate([self.acc["ids"], np.array([""], dtype=object)])
         uids = np.concatenate([self.users["ids"], np.array([""], dtype=object)])
@@ -1882,10 +2186,12 @@ class Simulator:
                     c["sql"][k],
                     c["opp"][k],
                     c["crm_dq"][k],
+                    c["ret2"][k],
+                    c["sql1"][k],
                 ],
                 vt_,
             )
-            is_sql = c["sql"][k] <= vt_
+            is_sql = np.minimum(c["sql"][k], c["sql1"][k]) <= vt_
             sdr = np.where(
                 c["sdr_slot"][k] >= 0, self._user_at(np.maximum(c["sdr_slot"][k], 0), c["assign"][k]), -1
             )
@@ -1902,9 +2208,13 @@ class Simulator:
                 "account_id": acc_ids[np.where(is_sql, c["account"][k], -1)],
                 "owner_id": uids[owner],
                 "assigned_at": c["assign"][k],
-                "sql_at": np.where(is_sql, c["sql_shown"][k], NEVER),
+                "sql_at": np.where(
+                    c["sql"][k] <= vt_,
+                    c["sql_shown"][k],
+                    np.where(c["sql1"][k] <= vt_, c["sql_shown1"][k], NEVER),
+                ),
                 "status": statuses[np.maximum(st, 0)],
-                "returned_at": ts_if(c["ret"][k], vt_),
+                "returned_at": np.where(c["ret2"][k] <= vt_, c["ret2"][k], ts_if(c["ret"][k], vt_)),
                 "updated_at": vt_,
                 "is_deleted": (c["deleted"][k] <= vt_).astype(np.int8),
             }
@@ -1921,6 +2231,8 @@ class Simulator:
         )
         stages = np.array(cat.OPPORTUNITY_STAGES, dtype=object)
         uids = self.users["ids"]
+        lead_ids = np.concatenate([self.crm_ids, np.array([""], dtype=object)])  # -1: account-level
+        currency = np.where(o["usd"], "USD", "CNY").astype(object)
 
         def state(k, vt_):
             s = last_status([o["created"][k], st[0][k], st[1][k], st[2][k], o["close"][k]], vt_)
@@ -1929,13 +2241,13 @@ class Simulator:
             amount = np.where(st[1][k] <= vt_, o["a1"][k], o["a0"][k])
             return {
                 "opportunity_id": o["ids"][k],
-                "crm_lead_id": self.crm_ids[o["lead"][k]],
+                "crm_lead_id": lead_ids[o["lead"][k]],
                 "account_id": self.acc["ids"][o["account"][k]],
                 "owner_id": uids[self._user_at(o["owner_slot"][k], o["created"][k])],
                 "created_at": o["created"][k],
                 "stage": stages[s],
                 "amount": np.round(amount * 100).astype(np.int64),
-                "currency": np.full(len(k), "CNY", dtype=object),
+                "currency": currency[k],
                 "closed_at": ts_if(o["close"][k], vt_),
                 "is_won": np.where(closed, o["won"][k].astype(np.int8), -1).astype(np.int8),
                 "updated_at": vt_,
@@ -1949,6 +2261,7 @@ class Simulator:
         n = r["n"]
         ar = np.arange(n)
         key, vt = self._events((ar, r["recorded"]), (ar, r["amended"]), (ar, r["deleted"]))
+        currency = np.where(r["usd"], "USD", "CNY").astype(object)
 
         def state(k, vt_):
             amount = np.where(r["amended"][k] <= vt_, r["amount2"][k], r["amount"][k])
@@ -1959,7 +2272,7 @@ class Simulator:
                 "account_id": self.acc["ids"][self.opp["account"][oi]],
                 "ordered_at": r["ordered"][k],
                 "amount": np.round(amount * 100).astype(np.int64),
-                "currency": np.full(len(k), "CNY", dtype=object),
+                "currency": currency[k],
                 "updated_at": vt_,
                 "is_deleted": (r["deleted"][k] <= vt_).astype(np.int8),
             }
@@ -1971,6 +2284,7 @@ class Simulator:
         n = p["n"]
         ar = np.arange(n)
         key, vt = self._events((ar, p["recorded"]), (ar, p["deleted"]))
+        currency = np.where(p["usd"], "USD", "CNY").astype(object)
 
         def state(k, vt_):
             return {
@@ -1978,7 +2292,7 @@ class Simulator:
                 "order_id": self.order["ids"][p["order"][k]],
                 "paid_at": p["paid_at"][k],
                 "amount": p["cents"][k],
-                "currency": np.full(len(k), "CNY", dtype=object),
+                "currency": currency[k],
                 "updated_at": vt_,
                 "is_deleted": (p["deleted"][k] <= vt_).astype(np.int8),
             }
