@@ -461,6 +461,38 @@ def test_cohort_amounts_keep_the_cohort_meaning(nights: Nights) -> None:
     assert [tuple(r.values()) for r in jan] == [(2, D("350000.00"), D("100000.00"), D("100000.00"))]
 
 
+def test_lead_level_amounts_in_the_reporting_currency(nights: Nights) -> None:
+    """The lead-grain core keeps amounts as recorded and adds them in CNY, each event at its own rate."""
+    rows = nights.rows(
+        "select lead_key, opportunity_amount, reporting_opportunity_amount, order_amount, "
+        "reporting_order_amount, paid_amount, reporting_paid_amount from intermediate.int_lead_to_cash "
+        "where lead_key in ('ma:MA-L1', 'ma:MA-L2', 'ma:MA-L3') order by lead_key",
+    )
+    assert [tuple(r.values()) for r in rows] == [
+        # L1: the first opportunity is the lost 50,000 one; the won 200,000 one has no order yet
+        ("ma:MA-L1", D("50000.00"), D("50000.00"), D("0.00"), D("0.00"), D("0.00"), D("0.00")),
+        (
+            "ma:MA-L2",
+            D("100000.00"),
+            D("100000.00"),
+            D("100000.00"),
+            D("100000.00"),
+            D("100000.00"),
+            D("100000.00"),
+        ),
+        # L3: 10,000 USD at March's 7.10 for the opportunity and order, at May's 7.20 for the payment
+        (
+            "ma:MA-L3",
+            D("10000.00"),
+            D("71000.00"),
+            D("10000.00"),
+            D("71000.00"),
+            D("10000.00"),
+            D("72000.00"),
+        ),
+    ]
+
+
 def test_missing_rate_fails_the_build(nights: Nights) -> None:
     assert nights.failed_build.returncode != 0
     out = nights.failed_build.stdout

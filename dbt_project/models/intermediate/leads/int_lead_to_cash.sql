@@ -47,6 +47,38 @@ scores as (
 
 ),
 
+opportunities as (
+
+    select opportunity_id, reporting_amount from {{ ref('int_opportunities_enriched') }}
+
+),
+
+order_totals as (
+
+    -- the person's orders and payments in the reporting currency, each event converted at the
+    -- rate of its own date (int_orders_enriched / int_payments_enriched)
+    select
+        lead_key,
+        sum(reporting_amount) as reporting_order_amount
+
+    from {{ ref('int_orders_enriched') }}
+    where lead_key is not null
+    group by lead_key
+
+),
+
+payment_totals as (
+
+    select
+        lead_key,
+        sum(reporting_amount) as reporting_paid_amount
+
+    from {{ ref('int_payments_enriched') }}
+    where lead_key is not null
+    group by lead_key
+
+),
+
 speed as (
 
     -- speed to lead in working hours (seed 003's 48-hour rule on the China calendar)
@@ -103,6 +135,9 @@ joined as (
         stages.opportunity_amount,
         stages.order_amount,
         stages.paid_amount,
+        first_opportunities.reporting_amount as reporting_opportunity_amount,
+        coalesce(order_totals.reporting_order_amount, 0) as reporting_order_amount,
+        coalesce(payment_totals.reporting_paid_amount, 0) as reporting_paid_amount,
         stages.opportunity_count,
         stages.order_count,
 
@@ -130,6 +165,12 @@ joined as (
         on leads.lead_key = scores.lead_key
     left join speed
         on leads.lead_key = speed.lead_key
+    left join opportunities as first_opportunities
+        on stages.first_opportunity_id = first_opportunities.opportunity_id
+    left join order_totals
+        on leads.lead_key = order_totals.lead_key
+    left join payment_totals
+        on leads.lead_key = payment_totals.lead_key
 
 ),
 
@@ -247,6 +288,9 @@ final as (
         cast(opportunity_amount as decimal(18, 2)) as opportunity_amount,
         cast(order_amount as decimal(18, 2)) as order_amount,
         cast(paid_amount as decimal(18, 2)) as paid_amount,
+        cast(reporting_opportunity_amount as decimal(18, 2)) as reporting_opportunity_amount,
+        cast(reporting_order_amount as decimal(18, 2)) as reporting_order_amount,
+        cast(reporting_paid_amount as decimal(18, 2)) as reporting_paid_amount,
         cast(opportunity_count as integer) as opportunity_count,
         cast(order_count as integer) as order_count,
 
